@@ -76,6 +76,14 @@ class Session(Protocol):
     def run(self, batch: np.ndarray) -> np.ndarray: ...
 
 
+def timing_unavailable(session: Session) -> str | None:
+    """A session may set ``timing_unavailable = "reason"`` when its speed means nothing (e.g. a
+    TensorRT INT8 graph simulated with ONNX Runtime on the CPU): latency and throughput are then
+    reported as unavailable with that reason, while accuracy is still measured."""
+    reason = getattr(session, "timing_unavailable", None)
+    return str(reason) if reason else None
+
+
 class Toolchain(ABC):
     """One runtime/quantizer family; its variants are ``f"{name}:{recipe name}"``."""
 

@@ -1,0 +1,54 @@
+"""``report.md``: the headline table, what was compared, and how (from results.json only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quantarena.report.table import COLUMNS, markdown_table
+from quantarena.results.schema import Results
+
+
+def _environment_line(results: Results) -> str:
+    env = results.environment
+    cpu = env.get("cpu", {})
+    isa = ", ".join(k for k, v in cpu.get("isa", {}).items() if v) or "none detected"
+    return (
+        f"{cpu.get('model', '?')} ({cpu.get('logical_cores', '?')} logical cores; ISA: {isa}), "
+        f"{env.get('threads')} threads, {env.get('memory_gb')} GB, {env.get('os')}, Python {env.get('python')}"
+    )
+
+
+def render_markdown(results: Results) -> str:
+    m, d = results.model, results.dataset
+    lines = [
+        f"# quantarena: {m.name} ({m.weights})",
+        "",
+        f"Dataset `{d.name}`: {d.eval_images} evaluation images, {d.calibration_images} calibration "
+        f"images (disjoint, seed {d.seed}). Reference: `{results.reference or 'none'}`.",
+        f"Machine: {_environment_line(results)}.",
+        "",
+        markdown_table(results),
+        "",
+        "Columns: " + "; ".join(f"**{c.title}** {c.help}" for c in COLUMNS[2:]) + ".",
+    ]
+    unavailable = [(v.name, k, why) for v in results.variants for k, why in v.unavailable.items()]
+    if unavailable:
+        lines += ["", "Not measured:", ""]
+        lines += [f"- `{name}` {what}: {why}" for name, what, why in unavailable]
+    notes = [(v.name, n) for v in results.variants for n in v.notes]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- `{name}`: {note}" for name, note in notes]
+    lines += ["", "## Recipes", ""]
+    for v in results.variants:
+        knobs = ", ".join(f"{k}={val}" for k, val in v.recipe.items()) or "defaults"
+        lines.append(f"- `{v.name}` ({v.precision}): {knobs}")
+    warning = results.environment.get("load_before", {}).get("warning")
+    if warning:
+        lines += ["", f"> Warning: {warning}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(results: Results, run_dir: Path) -> Path:
+    path = run_dir / "report.md"
+    path.write_text(render_markdown(results))
+    return path

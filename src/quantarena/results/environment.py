@@ -1,0 +1,93 @@
+"""The environment fingerprint written into every results file, so two runs compare knowingly."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+# CPU features that decide INT8/BF16 speed on x86.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+CORE_PACKAGES = ("numpy", "pillow", "pydantic")
+
+
+def cpu_info() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    flags: set[str] = set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    return {
+        "model": model,
+        "arch": platform.machine(),
+        "isa": {flag: flag in flags for flag in ISA_FLAGS},
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+    }
+
+
+def gpu_info() -> list[dict[str, str]] | None:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return None
+    gpus = []
+    for line in out.strip().splitlines():
+        name, driver, memory = (part.strip() for part in line.split(","))
+        gpus.append({"name": name, "driver": driver, "memory": memory})
+    return gpus or None
+
+
+def package_versions(names: list[str]) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in sorted(set(names)):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def competing_load(threads: int) -> dict[str, Any]:
+    """Other processes using the CPU while we measure skew every number: record, and warn."""
+    busy = psutil.cpu_percent(interval=0.5)
+    load1, _, _ = os.getloadavg()
+    cores = psutil.cpu_count(logical=True) or 1
+    note = None
+    if busy > 25.0 or load1 > 0.5 * cores:
+        note = f"the machine was busy before measuring (CPU {busy:.0f}%, load average {load1:.1f} on {cores} cores)"
+    return {"cpu_percent": busy, "loadavg_1m": load1, "warning": note}
+
+
+def fingerprint(threads: int, pin_cpus: list[int] | None, toolchain_packages: list[str]) -> dict[str, Any]:
+    from quantarena import __version__
+
+    return {
+        "cpu": cpu_info(),
+        "threads": threads,
+        "pin_cpus": pin_cpus,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": sys.version.split()[0],
+        "quantarena": __version__,
+        "packages": package_versions([*CORE_PACKAGES, *toolchain_packages]),
+        "gpu": gpu_info(),
+        "load_before": competing_load(threads),
+    }

@@ -1,0 +1,198 @@
+"""The orchestrator: prepare the FP32 bundle and the data once, then build and measure every
+variant in its own worker processes, saving results after each one. Imports no runtime itself."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from quantarena import __version__
+from quantarena.config import RunConfig
+from quantarena.data.cache import cache_split
+from quantarena.data.dataset import Sample, discover
+from quantarena.data.preprocess import load_image
+from quantarena.data.split import list_sha256, split_samples
+from quantarena.errors import DataError, ModelError
+from quantarena.measure.accuracy import Predictions, accuracy_summary
+from quantarena.models.spec import ModelBundle
+from quantarena.results.environment import fingerprint
+from quantarena.results.io import save_results
+from quantarena.results.schema import DatasetInfo, ModelInfo, Results, Tool, VariantResult
+from quantarena.runner.isolate import run_isolated
+from quantarena.runner.jobs import BuildJob, MeasureJob, PrepareJob
+from quantarena.runner.plan import PlannedVariant, choose_reference, plan_variants, run_order
+
+Log = Callable[[str], None]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _usable_samples(samples: list[Sample], bundle: ModelBundle, mode: str, log: Log) -> tuple[list[Sample], list[str]]:
+    """In ``skip`` mode drop unreadable images up front (listed in the results); in ``error``
+    mode the cache step stops at the first one with its file name."""
+    if mode != "skip":
+        return samples, []
+    good, bad = [], []
+    for sample in samples:
+        try:
+            load_image(sample.path, bundle.preprocessing)
+            good.append(sample)
+        except DataError as exc:
+            bad.append(f"{sample.name}: {exc}")
+    if bad:
+        log(f"skipping {len(bad)} unreadable image(s), listed in results.json")
+    return good, bad
+
+
+def _prepare_bundle(config: RunConfig, out: Path, log: Log) -> ModelBundle:
+    log(f"preparing {config.model} (weights: {config.weights}) and its ONNX export ...")
+    job = PrepareJob(
+        model=config.model, weights=config.weights, workdir=out / "fp32", seed=config.seed,
+        input_size=config.input_size, resize=config.resize, mean=config.mean, std=config.std,
+    )
+    outcome = run_isolated(job, out / "logs", "prepare", config.threads, config.pin_cpus, config.build_timeout)
+    if outcome.status != "ok":
+        raise ModelError(outcome.reason or "model preparation failed")
+    return ModelBundle.load(Path(outcome.result["bundle"]))
+
+
+def _unavailable(p: PlannedVariant, reason: str, status: str = "unavailable") -> VariantResult:
+    return VariantResult(
+        name=p.name, toolchain=p.toolchain.name, precision=p.recipe.precision,
+        recipe=p.recipe.model_dump(), status=status, reason=reason,  # type: ignore[arg-type]
+    )
+
+
+def _run_variant(
+    p: PlannedVariant, config: RunConfig, bundle: ModelBundle, out: Path, calibration: Path,
+    evaluation: Path, reference: Predictions | None, log: Log,
+) -> tuple[VariantResult, Predictions | None]:
+    available = p.toolchain.availability(p.recipe_name)
+    if available.ok:
+        available = p.toolchain.supports(bundle, p.recipe)
+    if not available.ok:
+        log(f"  {p.name}: unavailable: {available.reason}")
+        return _unavailable(p, available.reason), None
+    workdir = out / "variants" / p.slug
+    log(f"  {p.name}: building ...")
+    build = run_isolated(
+        BuildJob(variant=p.name, recipe=p.options, bundle=out / "fp32" / "bundle.json",
+                 calibration=calibration, workdir=workdir),
+        out / "logs", f"{p.slug}.build", config.threads, config.pin_cpus, config.build_timeout,
+    )
+    if build.status != "ok":
+        log(f"  {p.name}: build {build.status}: {build.reason}")
+        return _unavailable(p, f"build: {build.reason}", build.status), None
+    built = build.result
+    recipe = {**p.recipe.model_dump(), **built["recipe_details"]}
+    log(f"  {p.name}: built in {built['seconds']:.1f} s ({built['size_bytes'] / 1e6:.1f} MB); measuring ...")
+    measure = run_isolated(
+        MeasureJob(
+            variant=p.name, recipe=p.options, artifact=Path(built["artifact"]), evaluation=evaluation,
+            threads=config.threads, measure=config.measure, accuracy=bundle.pretrained,
+            accuracy_unavailable_reason="random weights (--weights none): accuracy would be meaningless",
+            predictions_path=workdir / "predictions.npz",
+        ),
+        out / "logs", f"{p.slug}.measure", config.threads, config.pin_cpus, config.measure_timeout,
+    )
+    common: dict[str, Any] = {
+        "name": p.name, "toolchain": p.toolchain.name, "precision": p.recipe.precision, "recipe": recipe,
+        "artifact": {
+            "path": str(Path(built["artifact"]).relative_to(out)) if Path(built["artifact"]).is_relative_to(out) else built["artifact"],
+            "size_mb": built["size_bytes"] / 1e6,
+            "files": [Path(f).name for f in built["files"]],
+        },
+        "build": {"seconds": built["seconds"], "calibration_images": built["calibration_images"]},
+        "notes": list(built["notes"]),
+    }
+    if measure.status != "ok":
+        log(f"  {p.name}: measurement {measure.status}: {measure.reason}")
+        return VariantResult(status=measure.status, reason=f"measure: {measure.reason}", **common), None
+    m = measure.result
+    predictions = None
+    accuracy = None
+    if "predictions_file" in m:
+        predictions = Predictions.load(m["predictions_file"])
+        accuracy = accuracy_summary(predictions, reference)
+    result = VariantResult(
+        status="ok", accuracy=accuracy, latency_ms=m.get("latency_ms"), throughput=m.get("throughput", []),
+        memory=m["memory"], energy=m.get("energy"), timings=m["timings"], runtime=m["runtime"],
+        unavailable=m["unavailable"],
+        predictions_file=str(Path(m["predictions_file"]).relative_to(out)) if "predictions_file" in m else None,
+        **common,
+    )
+    log(f"  {p.name}: {_one_line(result)}")
+    return result, predictions
+
+
+def _one_line(v: VariantResult) -> str:
+    parts = []
+    if v.accuracy:
+        parts.append(f"top-1 {v.accuracy.top1:.2%}")
+    if v.latency_ms:
+        parts.append(f"p50 {v.latency_ms.p50:.2f} ms")
+    if v.throughput:
+        parts.append(f"{v.throughput[-1].images_per_s:.0f} img/s @ {v.throughput[-1].batch}")
+    return ", ".join(parts) or "ok"
+
+
+def run_benchmark(config: RunConfig, log: Log = print) -> Results:
+    """Run every variant of ``config``; results are saved after each one (``results.json``)."""
+    config = config.resolved()
+    planned = plan_variants(config)
+    layout, samples = discover(config.data)
+    assert config.out is not None
+    out = config.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    started = _now()
+    bundle = _prepare_bundle(config, out, log)
+    samples, skipped = _usable_samples(samples, bundle, config.on_bad_image, log)
+    split = split_samples(samples, config.calibration_images, config.eval_images, config.seed)
+    log(f"preprocessing {len(split.calibration)} calibration + {len(split.evaluation)} evaluation images ...")
+    calibration = cache_split(split.calibration, bundle.preprocessing, config.cache_dir, "calibration", config.threads)
+    evaluation = cache_split(split.evaluation, bundle.preprocessing, config.cache_dir, "evaluation", config.threads)
+    toolchain_packages = sorted({pkg for p in planned for pkg in p.toolchain.packages})
+    reference_name = choose_reference(planned)
+    results = Results(
+        tool=Tool(version=__version__), started_at=started,
+        config=config.model_dump(mode="json"),
+        environment=fingerprint(config.threads, config.pin_cpus, toolchain_packages),
+        model=ModelInfo(
+            name=bundle.name, source=bundle.source, weights=bundle.weights, pretrained=bundle.pretrained,
+            input_shape=list(bundle.input_shape), preprocessing=bundle.to_json()["preprocessing"],
+            notes=list(bundle.notes),
+        ),
+        dataset=DatasetInfo(
+            name=config.data.name, root=str(config.data.resolve()), layout=layout,
+            eval_images=len(split.evaluation), calibration_images=len(split.calibration),
+            eval_list_sha256=list_sha256(split.evaluation),
+            calibration_list_sha256=list_sha256(split.calibration),
+            seed=config.seed, skipped_images=skipped,
+        ),
+        reference=reference_name,
+    )
+    warning = results.environment["load_before"]["warning"]
+    if warning:
+        log(f"warning: {warning}; numbers may be skewed")
+    shutil.copyfile(calibration.with_suffix(".json"), out / "calibration_split.json")
+    shutil.copyfile(evaluation.with_suffix(".json"), out / "evaluation_split.json")
+    save_results(results, out)
+    by_name: dict[str, VariantResult] = {}
+    reference: Predictions | None = None
+    ordered = run_order(planned, reference_name)
+    for index, p in enumerate(ordered, start=1):
+        log(f"[{index}/{len(ordered)}] {p.name}")
+        result, predictions = _run_variant(p, config, bundle, out, calibration, evaluation, reference, log)
+        if p.name == reference_name and predictions is not None:
+            reference = predictions
+        by_name[p.name] = result
+        results.variants = [by_name[v] for v in config.variants if v in by_name]
+        save_results(results, out)
+    results.finished_at = _now()
+    save_results(results, out)
+    return results

@@ -1,0 +1,169 @@
+"""``nncf.quantize_with_accuracy_control``: INT8, then layers reverted to floating point until the
+top-1 drop on a validation part of the calibration split is within ``max_drop``.
+
+NNCF reports the reverted layers only in its log. Here they are read from the models instead:
+NNCF saves the fully quantized model before restoring accuracy (``intermediate_model_dir``), and
+a layer counts as reverted when it takes a FakeQuantize output in that model but not in the final
+one. The drops are measured by this module too, with the same f32 compile as NNCF's validation.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from quantarena.data.cache import ImageArray
+from quantarena.errors import ConfigError
+from quantarena.models.spec import ModelBundle
+from quantarena.toolchains.base import BuildResult
+from quantarena.toolchains.openvino.quantize import (
+    ARTIFACT, count_fake_quantize, nncf_dataset, quantize_kwargs, read_fp32,
+)
+from quantarena.toolchains.openvino.recipes import OvInt8AccuracyControl
+from quantarena.toolchains.openvino.runtime import save_ir, top1
+
+#: Ops that only move, hold or convert data: never counted as layers, and looked through when
+#: tracing a layer's input back to a quantizer.
+_PASS_THROUGH = {"Convert", "Reshape", "Transpose", "Squeeze", "Unsqueeze"}
+#: Dequantization arithmetic (``(w - zero_point) * scale``): looked through when the second
+#: operand is a constant.
+_SCALE = {"Multiply", "Subtract"}
+_NOT_LAYERS = {"FakeQuantize", "Constant", "Parameter", "Result"} | _PASS_THROUGH
+_LOW_PRECISION = {"i8", "u8", "i4", "u4"}
+
+
+def _producer(node: Any, port: int) -> Any:
+    return node.input(port).get_source_output().get_node()
+
+
+def _from_quantizer(node: Any, depth: int = 0) -> bool:
+    """Does this value come from a FakeQuantize, or from an int8 constant (weights NNCF has
+    already compressed), through data-movement and dequantization ops only?"""
+    kind = node.get_type_name()
+    if kind == "FakeQuantize":
+        return True
+    if kind == "Constant":
+        return node.get_output_element_type(0).get_type_name() in _LOW_PRECISION
+    if depth > 6:
+        return False
+    if kind in _PASS_THROUGH:
+        return _from_quantizer(_producer(node, 0), depth + 1)
+    if kind in _SCALE and _producer(node, 1).get_type_name() == "Constant":
+        return _from_quantizer(_producer(node, 0), depth + 1)
+    return False
+
+
+def _is_weight_decompression(node: Any) -> bool:
+    """``Constant(int8) -> Convert -> [Subtract] -> Multiply``: part of a weight, not a layer."""
+    while node.get_type_name() in _PASS_THROUGH | _SCALE:
+        node = _producer(node, 0)
+    return node.get_type_name() == "Constant"
+
+
+def quantized_layers(model: Any) -> set[str]:
+    """Friendly names of the ops that take a quantized input (activation or weight).
+
+    Weights are FakeQuantize nodes before NNCF compresses them and int8 constants after, so the
+    fully quantized (uncompressed) model and the final (compressed) one compare like for like.
+    """
+    names = set()
+    for op in model.get_ops():
+        if op.get_type_name() in _NOT_LAYERS or _is_weight_decompression(op):
+            continue
+        if any(_from_quantizer(_producer(op, i)) for i in range(op.get_input_size())):
+            names.add(op.get_friendly_name())
+    return names
+
+
+def split_calibration(images: ImageArray, fraction: float) -> tuple[ImageArray, ImageArray]:
+    """(calibration, validation): the last ``fraction`` of the (already shuffled) calibration
+    split validates, the rest calibrates; both get at least one image."""
+    if len(images) < 2:
+        raise ConfigError("accuracy control needs at least 2 calibration images (calibration + validation)")
+    validation = min(len(images) - 1, max(1, math.ceil(len(images) * fraction)))
+    cut = len(images) - validation
+    calibrate = ImageArray(images.images[:cut], images.labels[:cut], images.files[:cut])
+    validate = ImageArray(images.images[cut:], images.labels[cut:], images.files[cut:])
+    return calibrate, validate
+
+
+def make_validation_fn(validation: ImageArray) -> Any:
+    """NNCF's ``validation_fn(compiled_model, items) -> top-1``. Items are indices into
+    ``validation`` (see ``nncf_dataset``), so labels stay beside the model input, not inside it;
+    NNCF's own inference on the items (layer ranking) goes through the dataset's transform."""
+
+    def validate(compiled: Any, items: Iterable[int]) -> float:
+        correct = total = 0
+        output = compiled.output(0)
+        for i in items:
+            logits = compiled(np.ascontiguousarray(validation.images[i : i + 1], dtype=np.float32))[output]
+            correct += int(np.argmax(logits, axis=1)[0] == validation.labels[i])
+            total += 1
+        return correct / max(1, total)
+
+    return validate
+
+
+def build_accuracy_control(
+    bundle: ModelBundle, recipe: OvInt8AccuracyControl, calibration: ImageArray, workdir: Path
+) -> BuildResult:
+    import nncf
+    import openvino as ov
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters, RestoreMode
+
+    from quantarena.toolchains.openvino.runtime import compile_model
+
+    start = time.perf_counter()
+    calibrate, validate = split_calibration(calibration, recipe.validation_fraction)
+    kwargs = quantize_kwargs(recipe, len(calibrate))
+    intermediate_dir = workdir / "accuracy-control-intermediate"
+    intermediate_dir.mkdir(parents=True, exist_ok=True)
+    restorer = AdvancedAccuracyRestorerParameters(
+        tune_hyperparams=recipe.tune_hyperparams,
+        ranking_subset_size=recipe.ranking_subset_size,
+        num_ranking_workers=recipe.num_ranking_workers,
+        intermediate_model_dir=str(intermediate_dir),
+        restore_mode=RestoreMode(recipe.restore_mode),
+    )
+    if recipe.max_num_iterations is not None:
+        restorer.max_num_iterations = recipe.max_num_iterations
+    fp32 = read_fp32(bundle)
+    final = nncf.quantize_with_accuracy_control(
+        fp32, nncf_dataset(calibrate.images), nncf_dataset(validate.images),
+        make_validation_fn(validate), max_drop=recipe.max_drop, drop_type=nncf.DropType(recipe.drop_type),
+        advanced_accuracy_restorer_parameters=restorer, **kwargs,
+    )
+    target = workdir / ARTIFACT
+    save_ir(final, target)
+    build_seconds = time.perf_counter() - start
+
+    fully_quantized = ov.Core().read_model(str(intermediate_dir / "intermediate_model.xml"))
+    before, after = quantized_layers(fully_quantized), quantized_layers(final)
+    scores = {
+        name: top1(compile_model(model), validate.images, validate.labels)
+        for name, model in (("fp32", fp32), ("int8_full", fully_quantized), ("final", final))
+    }
+    shutil.rmtree(intermediate_dir, ignore_errors=True)
+    return BuildResult(
+        artifact=target, seconds=build_seconds, calibration_images=kwargs["subset_size"],
+        recipe_details={
+            "calibration_images_used": kwargs["subset_size"],
+            "validation_images": len(validate),
+            "validation_top1_fp32": scores["fp32"],
+            "validation_top1_int8_before_restore": scores["int8_full"],
+            "validation_top1": scores["final"],
+            "validation_drop": scores["fp32"] - scores["final"],
+            "validation_drop_before_restore": scores["fp32"] - scores["int8_full"],
+            "quantized_layers_before_restore": len(before),
+            "quantized_layers": len(after),
+            "reverted_layers": sorted(before - after),
+            "fake_quantize_nodes": count_fake_quantize(final),
+            "nncf": nncf.__version__,
+        },
+    )
+

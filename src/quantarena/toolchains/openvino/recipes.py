@@ -1,0 +1,67 @@
+"""OpenVINO recipes: typed knobs for the FP32 IR and for NNCF's two post-training INT8 paths.
+
+Knob names follow NNCF's own keyword arguments, so a result reads like the call that made it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from quantarena.toolchains.base import Recipe
+
+
+class OvFp32(Recipe):
+    """The FP32 ONNX export converted to IR with FP32 weights (``save_model`` would otherwise
+    store FP16 weights) and run with the f32 inference-precision hint (the CPU plugin otherwise
+    runs bf16 on CPUs that have it, which is not an FP32 baseline)."""
+
+    summary: ClassVar[str] = "FP32 ONNX converted to OpenVINO IR, run in f32 on the CPU plugin"
+
+
+class OvInt8(Recipe):
+    """``nncf.quantize``: static post-training INT8 with NNCF's defaults for CNNs (symmetric
+    per-channel weights, MinMax-style range estimation, fast bias correction)."""
+
+    precision: ClassVar[str] = "int8"
+    calibrates: ClassVar[bool] = True
+    summary: ClassVar[str] = "NNCF post-training INT8 (calibrated), OpenVINO IR"
+
+    preset: Literal["performance", "mixed"] = "performance"
+    # None: every calibration image (NNCF's own default caps at 300).
+    subset_size: int | None = Field(default=None, ge=1)
+    fast_bias_correction: bool = True
+    model_type: Literal["transformer"] | None = None
+    # The CPU is what every OpenVINO variant runs on here; "any" is NNCF's portable default.
+    target_device: Literal["cpu", "any", "cpu_spr", "gpu", "npu"] = "cpu"
+
+
+class OvInt8AccuracyControl(OvInt8):
+    """``nncf.quantize_with_accuracy_control``: INT8 as above, then layers are reverted to
+    floating point, most harmful first, until the top-1 drop on a held-apart validation part of
+    the calibration split is within ``max_drop``. The evaluation split is never seen."""
+
+    summary: ClassVar[str] = (
+        "NNCF INT8 with accuracy control: reverts layers to FP32 until the validation drop <= max_drop"
+    )
+
+    max_drop: float = Field(default=0.01, ge=0.0)  # 0.01 = 1 point of top-1 (absolute)
+    drop_type: Literal["absolute", "relative"] = "absolute"
+    # Share of the calibration split kept apart for validation only (never calibrated on).
+    validation_fraction: float = Field(default=0.35, gt=0.0, lt=1.0)
+    # None: no limit (NNCF may revert every quantized layer); each iteration validates once.
+    max_num_iterations: int | None = Field(default=None, ge=1)
+    tune_hyperparams: bool = False
+    ranking_subset_size: int | None = Field(default=None, ge=1)
+    # One worker keeps ranking inside the run's thread budget; None lets NNCF decide.
+    num_ranking_workers: int | None = Field(default=1, ge=1)
+    restore_mode: Literal["activations_and_weights", "only_activations"] = "activations_and_weights"
+
+
+# recipe name -> Recipe class
+RECIPES: dict[str, type[Recipe]] = {
+    "fp32": OvFp32,
+    "int8": OvInt8,
+    "int8-accuracy-control": OvInt8AccuracyControl,
+}

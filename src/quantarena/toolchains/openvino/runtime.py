@@ -1,0 +1,101 @@
+"""Compiling and running IR on the CPU plugin with settings that are the same for every variant.
+
+FP32 and INT8 compile with one configuration: the run's thread count, one stream, the latency
+hint, and the f32 inference-precision hint. Without that hint the CPU plugin picks bf16 on CPUs
+with AVX512_BF16 or AMX, so an "FP32" row would silently measure bf16 (and INT8 models would run
+their non-quantized layers in bf16). ``runtime_info`` reads the settings back from the compiled
+model, so the results show what really ran rather than what was asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Settings shared by every OpenVINO variant (threads come from the run).
+STREAMS = 1
+PERFORMANCE_HINT = "LATENCY"
+INFERENCE_PRECISION = "f32"
+
+
+def compile_config(threads: int | None) -> dict[str, Any]:
+    """``threads=None`` leaves the thread count to OpenVINO (build-time validation only)."""
+    import openvino as ov
+    import openvino.properties as props
+    import openvino.properties.hint as hints
+
+    config: dict[str, Any] = {
+        props.num_streams: STREAMS,
+        hints.performance_mode: hints.PerformanceMode.LATENCY,
+        hints.inference_precision: ov.Type.f32,
+    }
+    if threads is not None:
+        config[props.inference_num_threads] = threads
+    return config
+
+
+def compile_model(model: Any, threads: int | None = None) -> Any:
+    """``model`` is an ``ov.Model`` or a path to an ``.xml``; returns an ``ov.CompiledModel``."""
+    import openvino as ov
+
+    source = str(model) if isinstance(model, Path) else model
+    return ov.Core().compile_model(source, "CPU", compile_config(threads))
+
+
+def save_ir(model: Any, xml: Path) -> None:
+    """Write ``.xml`` + ``.bin``, keeping FP32 constants FP32 (``save_model`` halves them by
+    default, which would make the FP32 variant an FP16-weights model)."""
+    import openvino as ov
+
+    ov.save_model(model, str(xml), compress_to_fp16=False)
+
+
+class OvSession:
+    """One infer request on a compiled model; ``run`` returns a copy of the logits because the
+    request reuses its output buffer on the next call."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self.request = compiled.create_infer_request()
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
+        return np.array(self.request.get_output_tensor(0).data, copy=True)
+
+
+def runtime_info(compiled: Any) -> dict[str, Any]:
+    """What the compiled model reports it runs with (not what was requested)."""
+    import openvino as ov
+    import openvino.properties as props
+    import openvino.properties.hint as hints
+
+    def read(name: Any) -> Any:
+        try:
+            return compiled.get_property(name)
+        except RuntimeError:  # property not reported by this plugin version
+            return None
+
+    precision = read(hints.inference_precision)
+    mode = read(hints.execution_mode)
+    return {
+        "openvino": ov.get_version(),
+        "execution_devices": read(props.execution_devices),
+        "inference_precision": precision.get_type_name() if precision is not None else None,
+        "inference_num_threads": read(props.inference_num_threads),
+        "num_streams": read(props.num_streams),
+        "performance_hint": str(read(hints.performance_mode)),
+        "execution_mode": getattr(mode, "name", mode),
+    }
+
+
+def top1(compiled: Any, images: np.ndarray, labels: np.ndarray, batch: int = 16) -> float:
+    """Top-1 accuracy of a compiled model on preprocessed images."""
+    request = compiled.create_infer_request()
+    correct = 0
+    for start in range(0, len(images), batch):
+        chunk = np.ascontiguousarray(images[start : start + batch], dtype=np.float32)
+        logits = request.infer({0: chunk})[compiled.output(0)]
+        correct += int(np.sum(np.argmax(logits, axis=1) == labels[start : start + batch]))
+    return correct / max(1, len(images))
