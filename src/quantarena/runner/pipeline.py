@@ -70,7 +70,7 @@ def _unavailable(p: PlannedVariant, reason: str, status: str = "unavailable") ->
 
 def _run_variant(
     p: PlannedVariant, config: RunConfig, bundle: ModelBundle, out: Path, calibration: Path,
-    evaluation: Path, reference: Predictions | None, log: Log,
+    evaluation: Path, reference: Predictions | None, is_reference: bool, log: Log,
 ) -> tuple[VariantResult, Predictions | None]:
     available = p.toolchain.availability(p.recipe_name)
     if available.ok:
@@ -118,7 +118,8 @@ def _run_variant(
     accuracy = None
     if "predictions_file" in m:
         predictions = Predictions.load(m["predictions_file"])
-        accuracy = accuracy_summary(predictions, reference)
+        # The reference is compared with itself (delta 0, agreement 1), so its row is complete.
+        accuracy = accuracy_summary(predictions, predictions if is_reference else reference)
     result = VariantResult(
         status="ok", accuracy=accuracy, latency_ms=m.get("latency_ms"), throughput=m.get("throughput", []),
         memory=m["memory"], energy=m.get("energy"), timings=m["timings"], runtime=m["runtime"],
@@ -187,7 +188,9 @@ def run_benchmark(config: RunConfig, log: Log = print) -> Results:
     ordered = run_order(planned, reference_name)
     for index, p in enumerate(ordered, start=1):
         log(f"[{index}/{len(ordered)}] {p.name}")
-        result, predictions = _run_variant(p, config, bundle, out, calibration, evaluation, reference, log)
+        result, predictions = _run_variant(
+            p, config, bundle, out, calibration, evaluation, reference, p.name == reference_name, log
+        )
         if p.name == reference_name and predictions is not None:
             reference = predictions
         by_name[p.name] = result

@@ -1,0 +1,125 @@
+"""Helpers shared by the PyTorch quantization handlers: calibration, warnings, TorchScript files,
+and read-back descriptions of observers (so results state what ran, not what was intended)."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from quantarena.data.cache import ImageArray
+
+_DEPRECATION = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+@contextlib.contextmanager
+def captured_warnings(notes: list[str]) -> Iterator[None]:
+    """Record warnings instead of printing them; deprecations become one short note each.
+
+    ``torch.ao.quantization`` and TorchScript are deprecated in favour of torchao/torch.export;
+    users should see that in the results once, not as pages of stderr.
+    """
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        yield
+    seen: set[str] = set()
+    for record in records:
+        message = str(record.message).strip().splitlines()[0] if str(record.message).strip() else ""
+        deprecated = issubclass(record.category, _DEPRECATION) or "deprecat" in message.lower()
+        if not deprecated or not message:
+            continue
+        note = f"{record.category.__name__}: {message[:200]}"
+        if note not in seen:
+            seen.add(note)
+            notes.append(note)
+
+
+def select_images(calibration: ImageArray, count: int | None) -> ImageArray:
+    return calibration if count is None else calibration.subset(min(count, len(calibration)))
+
+
+def calibrate(module: Any, images: ImageArray, batch: int) -> int:
+    """Run every image once through ``module`` (observers record ranges); returns images seen."""
+    import torch
+
+    seen = 0
+    with torch.no_grad():
+        for chunk, valid in images.batches(batch, pad=False):
+            module(torch.from_numpy(chunk))
+            seen += valid
+    return seen
+
+
+def example_inputs(images: ImageArray, batch: int = 2) -> tuple[Any, ...]:
+    """A real-image example batch for tracing/export. Batch 2, not 1: export specializes a
+    dimension of size 1, and the artifact must accept any batch size."""
+    import torch
+
+    return (torch.from_numpy(images.batches(batch)[0][0]),)
+
+
+def set_engine(engine: str) -> None:
+    """Select the quantized engine; packed weights are re-packed for it when a model loads."""
+    import torch
+
+    if engine not in torch.backends.quantized.supported_engines:
+        raise RuntimeError(
+            f"quantized engine {engine!r} is not in this torch build "
+            f"({', '.join(torch.backends.quantized.supported_engines)})"
+        )
+    torch.backends.quantized.engine = engine
+
+
+def save_torchscript(module: Any, example: tuple[Any, ...], target: Path) -> str:
+    """Script the module if TorchScript can, else trace it with a real batch; returns which.
+
+    A TorchScript file holds code, int8 weights and quantization parameters, so a fresh worker
+    loads it without the quantizable model class and without re-running quantization.
+    """
+    import torch
+
+    try:
+        scripted = torch.jit.script(module)
+        how = "torch.jit.script"
+    except Exception:  # noqa: BLE001 - scripting failures come in many types; tracing is the fallback
+        with torch.no_grad():
+            scripted = torch.jit.trace(module, example)
+        how = "torch.jit.trace"
+    torch.jit.save(scripted, str(target))
+    return how
+
+
+def load_torchscript(artifact: Path, engine: str) -> Any:
+    import torch
+
+    set_engine(engine)
+    return torch.jit.load(str(artifact), map_location="cpu").eval()
+
+
+def describe_observer(factory: Any) -> dict[str, Any]:
+    """Instantiate an observer/fake-quant factory and read back what it does."""
+    observer = factory()
+    inner = getattr(observer, "activation_post_process", observer)
+    scheme = str(getattr(observer, "qscheme", getattr(inner, "qscheme", "")))
+    return {
+        "observer": type(inner).__name__,
+        "dtype": str(getattr(observer, "dtype", getattr(inner, "dtype", ""))).replace("torch.", ""),
+        "granularity": "per-channel" if "per_channel" in scheme else "per-tensor",
+        "scheme": "symmetric" if "symmetric" in scheme else "affine",
+        "reduce_range": bool(getattr(inner, "reduce_range", False)),
+    }
+
+
+def describe_qconfig(qconfig: Any) -> dict[str, Any]:
+    return {"activations": describe_observer(qconfig.activation), "weights": describe_observer(qconfig.weight)}
+
+
+def count_modules(module: Any) -> dict[str, int]:
+    """Module class name -> count: shows which layers ended up quantized."""
+    counts: dict[str, int] = {}
+    for sub in module.modules():
+        name = f"{type(sub).__module__.rsplit('.', 1)[-1]}.{type(sub).__name__}"
+        counts[name] = counts.get(name, 0) + 1
+    return counts

@@ -1,0 +1,103 @@
+"""The ONNX graphs TensorRT builds from, made with NVIDIA ModelOpt on the CPU.
+
+ModelOpt places Q/DQ nodes the way TensorRT fuses them (symmetric INT8, per-channel weights along
+the output channels, the skip input of residual adds quantized, GEMV-shaped layers left in float)
+and calibrates with ONNX Runtime. ``calibration_eps=["cpu"]`` keeps calibration off the GPU, so the
+graph is identical whether it is then built into an engine or simulated on a CPU-only machine.
+``high_precision_dtype="fp32"`` matters for that simulation: ModelOpt's default (fp16) converts the
+unquantized rest of the graph to FP16, which ONNX Runtime's CPU provider runs incorrectly.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from quantarena.data.cache import ImageArray
+from quantarena.errors import ModelError
+from quantarena.toolchains.tensorrt.qdq_rules import QdqReport, inspect_qdq
+from quantarena.toolchains.tensorrt.recipes import QdqKnobs
+
+
+def _staged_copy(source: Path, workdir: Path, name: str) -> Path:
+    """ModelOpt writes intermediate files next to its input: give it a private copy, so the shared
+    FP32 bundle folder stays untouched."""
+    staged = workdir / name
+    shutil.copyfile(source, staged)
+    return staged
+
+
+def export_qdq_int8(
+    onnx_path: Path, input_name: str, recipe: QdqKnobs, calibration: ImageArray, target: Path,
+    *, high_precision_dtype: str = "fp32",
+) -> tuple[QdqReport, int]:
+    """Write the calibrated Q/DQ INT8 graph to ``target``; fail with every rule it breaks.
+
+    Returns the rules report (quantized and float layers, for the results) and the number of
+    calibration images used.
+    """
+    import numpy as np
+    from modelopt.onnx.quantization import quantize
+
+    images = calibration if recipe.calibration_images is None else calibration.subset(recipe.calibration_images)
+    if len(images) == 0:
+        raise ModelError("INT8 calibration needs at least one calibration image")
+    staged = _staged_copy(onnx_path, target.parent, "fp32-staged.onnx")
+    try:
+        quantize(
+            str(staged),
+            quantize_mode="int8",
+            calibration_data={input_name: np.ascontiguousarray(images.images, dtype=np.float32)},
+            calibration_method=recipe.calibration_method,
+            calibration_eps=["cpu"],
+            high_precision_dtype=high_precision_dtype,
+            dq_only=recipe.dq_only,
+            output_path=str(target),
+            log_level="WARNING",
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    if not target.exists():
+        raise ModelError(f"ModelOpt wrote no quantized graph at {target}")
+    report = inspect_qdq(target)
+    if not report.ok:
+        shown = "\n  ".join(str(v) for v in report.violations[:10])
+        more = f"\n  ... and {len(report.violations) - 10} more" if len(report.violations) > 10 else ""
+        raise ModelError(
+            f"the Q/DQ graph breaks TensorRT's explicit-quantization rules "
+            f"({len(report.violations)} violations):\n  {shown}{more}"
+        )
+    return report, len(images)
+
+
+def export_fp16(onnx_path: Path, target: Path) -> dict[str, Any]:
+    """Write an FP16 graph with FP32 inputs/outputs (ModelOpt AutoCast, TensorRT 11's replacement
+    for the removed FP16 builder flag); nodes AutoCast keeps in FP32 are reported."""
+    import onnx
+    from modelopt.onnx.autocast import convert_to_mixed_precision
+
+    staged = _staged_copy(onnx_path, target.parent, "fp32-staged.onnx")
+    try:
+        model = convert_to_mixed_precision(
+            onnx_path=str(staged), low_precision_type="fp16", keep_io_types=True, providers=["cpu"],
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    onnx.save(model, str(target))
+    float_types = {onnx.TensorProto.FLOAT16: "fp16", onnx.TensorProto.FLOAT: "fp32"}
+    kinds: dict[str, int] = {}
+    for initializer in model.graph.initializer:
+        kind = float_types.get(initializer.data_type)
+        if kind:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return {"autocast": "fp16, FP32 I/O", "initializers_by_type": kinds}
+
+
+def qdq_details(report: QdqReport) -> dict[str, Any]:
+    """What the results disclose about a Q/DQ graph."""
+    return {
+        "quantized_layers": len(report.quantized_layers),
+        "layers_kept_in_high_precision": report.float_layers,
+        "qdq_rules": "passed",
+    }

@@ -1,0 +1,158 @@
+"""Run a serialized TensorRT engine: host -> device copy, ``execute_async_v3``, device -> host copy,
+synchronize, so a host timer around ``run`` measures the whole call.
+
+Device buffers, pinned host buffers and the stream come from torch's CUDA runtime. torch is
+already a dependency of every run (the FP32 bundle is exported with it) and ships its own CUDA
+runtime, so this adds no package and no second CUDA binding to keep in step with the driver;
+``cuda-python`` would work too but gives raw pointers to manage by hand. TensorRT allocates its own
+weights and activation memory outside torch's allocator, so device memory is read from NVML (the
+process's share where the driver reports it), not from torch's counters.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quantarena.errors import ModelError, ToolchainUnavailable
+from quantarena.toolchains.tensorrt.engine import import_tensorrt
+
+
+class TrtSession:
+    """One engine, one execution context, buffers sized for the profile's largest batch."""
+
+    def __init__(self, engine_path: Path, max_batch_hint: int) -> None:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ToolchainUnavailable("no NVIDIA GPU: torch.cuda.is_available() is False in this worker")
+        trt = import_tensorrt()
+        self.trt = trt
+        self.torch = torch
+        self.device = torch.device("cuda", torch.cuda.current_device())
+        self.logger = trt.Logger(trt.Logger.WARNING)
+        self.runtime = trt.Runtime(self.logger)
+        self.engine = self.runtime.deserialize_cuda_engine(engine_path.read_bytes())
+        if self.engine is None:
+            raise ModelError(f"TensorRT cannot deserialize {engine_path.name} (built by another "
+                             f"TensorRT version or for another GPU?)")
+        self.context = self.engine.create_execution_context()
+        self.stream = torch.cuda.Stream(device=self.device)
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"expected one input and one output, the engine has {inputs} -> {outputs}")
+        self.input_name, self.output_name = inputs[0], outputs[0]
+        self.max_batch = self._profile_max_batch(max_batch_hint)
+        in_shape = tuple(self.engine.get_tensor_shape(self.input_name))
+        self.sample_shape = in_shape[1:]
+        self.context.set_input_shape(self.input_name, (self.max_batch, *self.sample_shape))
+        out_shape = tuple(self.context.get_tensor_shape(self.output_name))
+        self.in_dtype = self._torch_dtype(self.input_name)
+        self.out_dtype = self._torch_dtype(self.output_name)
+        self.device_in = torch.empty((self.max_batch, *self.sample_shape), dtype=self.in_dtype, device=self.device)
+        self.device_out = torch.empty(out_shape, dtype=self.out_dtype, device=self.device)
+        self.host_in = torch.empty(self.device_in.shape, dtype=self.in_dtype).pin_memory()
+        self.host_out = torch.empty(self.device_out.shape, dtype=self.out_dtype).pin_memory()
+        # Addresses stay fixed for the session's life: set once, not per call.
+        self.context.set_tensor_address(self.input_name, self.device_in.data_ptr())
+        self.context.set_tensor_address(self.output_name, self.device_out.data_ptr())
+        self._batch = self.max_batch
+
+    def _profile_max_batch(self, hint: int) -> int:
+        if hasattr(self.engine, "get_tensor_profile_shape"):
+            _, _, largest = self.engine.get_tensor_profile_shape(self.input_name, 0)
+            return int(tuple(largest)[0])
+        return hint
+
+    def _torch_dtype(self, name: str) -> Any:
+        numpy_type = np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(name)))
+        return self.torch.from_numpy(np.empty(0, dtype=numpy_type)).dtype
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        n = int(batch.shape[0])
+        if n < 1 or n > self.max_batch:
+            raise ModelError(f"batch {n} is outside the engine's profile 1..{self.max_batch}; "
+                             "rebuild with a larger max_batch")
+        if tuple(batch.shape[1:]) != self.sample_shape:
+            raise ModelError(f"input shape {batch.shape[1:]} differs from the engine's {self.sample_shape}")
+        if n != self._batch:
+            self.context.set_input_shape(self.input_name, (n, *self.sample_shape))
+            self._batch = n
+        self.host_in[:n].copy_(self.torch.from_numpy(np.ascontiguousarray(batch)))
+        with self.torch.cuda.stream(self.stream):
+            self.device_in[:n].copy_(self.host_in[:n], non_blocking=True)
+            if not self.context.execute_async_v3(self.stream.cuda_stream):
+                raise ModelError("TensorRT execute_async_v3 failed (see its log above)")
+            self.host_out[:n].copy_(self.device_out[:n], non_blocking=True)
+        self.stream.synchronize()
+        return self.host_out[:n].numpy().astype(np.float32, copy=True)
+
+    def info(self) -> dict[str, Any]:
+        """TensorRT version, GPU, engine and device memory, energy counter availability."""
+        props = self.torch.cuda.get_device_properties(self.device)
+        info: dict[str, Any] = {
+            "tensorrt": str(self.trt.__version__),
+            "gpu": props.name,
+            "compute_capability": f"{props.major}.{props.minor}",
+            "max_batch": self.max_batch,
+            "input_dtype": str(self.in_dtype).replace("torch.", ""),
+            "io_buffers_mb": self.torch.cuda.max_memory_allocated(self.device) / 2**20,
+        }
+        activation = getattr(self.engine, "device_memory_size_v2", None)
+        if activation is None:
+            activation = getattr(self.engine, "device_memory_size", None)
+        if activation is not None:
+            info["engine_activation_memory_mb"] = int(activation) / 2**20
+        info.update(device_memory(self.torch, self.device))
+        return info
+
+
+def device_memory(torch: Any, device: Any) -> dict[str, Any]:
+    """This process's GPU memory from NVML; else device-wide use from the CUDA runtime (which
+    then includes other processes, and says so)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = _nvml_handle(pynvml, torch, device)
+        out: dict[str, Any] = {}
+        for proc in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
+            if proc.pid == os.getpid() and proc.usedGpuMemory is not None:
+                out["device_memory_mb"] = proc.usedGpuMemory / 2**20
+                out["device_memory_source"] = "nvml (this process)"
+        if "device_memory_mb" not in out:
+            out["device_memory_mb"] = pynvml.nvmlDeviceGetMemoryInfo(handle).used / 2**20
+            out["device_memory_source"] = "nvml (whole GPU, includes other processes)"
+        try:
+            pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+            out["energy_counter"] = "nvml total energy consumption"
+        except pynvml.NVMLError as exc:
+            out["energy_counter"] = f"unavailable: {exc}"
+        return out
+    except Exception as exc:  # noqa: BLE001 - NVML missing or no permission: fall back to CUDA
+        free, total = torch.cuda.mem_get_info(device)
+        return {
+            "device_memory_mb": (total - free) / 2**20,
+            "device_memory_source": "cuda mem_get_info (whole GPU, includes other processes)",
+            "energy_counter": f"unavailable: NVML not usable ({type(exc).__name__})",
+        }
+
+
+def _nvml_handle(pynvml: Any, torch: Any, device: Any) -> Any:
+    """The NVML handle of torch's device, matched by PCI bus id (NVML and CUDA may number
+    devices differently under CUDA_VISIBLE_DEVICES)."""
+    props = torch.cuda.get_device_properties(device)
+    bus = getattr(props, "pci_bus_id", None)
+    domain = getattr(props, "pci_domain_id", 0)
+    dev = getattr(props, "pci_device_id", None)
+    if bus is not None and dev is not None:
+        try:
+            return pynvml.nvmlDeviceGetHandleByPciBusId(f"{domain:08x}:{bus:02x}:{dev:02x}.0")
+        except pynvml.NVMLError:
+            pass
+    return pynvml.nvmlDeviceGetHandleByIndex(device.index or 0)

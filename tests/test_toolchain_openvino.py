@@ -1,0 +1,135 @@
+"""OpenVINO adapter on real images: FP32 IR equals PyTorch in f32, INT8 IR is a quarter of the
+size and agrees, accuracy control reports what it reverted and the drop it measured."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolchain_checks import build_and_load, predictions, reference_predictions
+
+from quantarena.toolchains import Availability, get_toolchain
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("openvino") is None or importlib.util.find_spec("nncf") is None,
+    reason="openvino/nncf not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def reference(mv2_bundle, evaluation_images) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return reference_predictions(mv2_bundle, evaluation_images)
+
+
+@pytest.fixture(scope="module")
+def fp32(mv2_bundle, calibration_images, tmp_path_factory):  # type: ignore[no-untyped-def]
+    return build_and_load("openvino:fp32", mv2_bundle, calibration_images, tmp_path_factory.mktemp("ov-fp32"))
+
+
+@pytest.fixture(scope="module")
+def int8(mv2_bundle, calibration_images, tmp_path_factory):  # type: ignore[no-untyped-def]
+    return build_and_load("openvino:int8", mv2_bundle, calibration_images, tmp_path_factory.mktemp("ov-int8"))
+
+
+def _bin_size(artifact: Path) -> int:
+    files = get_toolchain("openvino").artifact_files(artifact)
+    assert {p.suffix for p in files} == {".xml", ".bin"}, files
+    return next(p for p in files if p.suffix == ".bin").stat().st_size
+
+
+def test_import_does_not_import_openvino() -> None:
+    code = "import sys, quantarena.toolchains.openvino; assert 'openvino' not in sys.modules and 'nncf' not in sys.modules"
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fp32_ir_matches_pytorch_image_by_image(fp32, evaluation_images, reference) -> None:  # type: ignore[no-untyped-def]
+    result, session = fp32
+    assert result.artifact.suffix == ".xml" and result.artifact.with_suffix(".bin").is_file()
+    np.testing.assert_array_equal(predictions(session, evaluation_images), reference)
+
+
+def test_fp32_runs_in_f32_with_the_requested_threads(fp32) -> None:  # type: ignore[no-untyped-def]
+    _, session = fp32
+    info = get_toolchain("openvino").runtime_info(session)
+    assert info["inference_precision"] == "f32"
+    assert info["inference_num_threads"] == 2
+    assert info["num_streams"] == 1
+    assert info["performance_hint"] == "LATENCY"
+
+
+def test_fp32_ir_keeps_fp32_weights(fp32, mv2_bundle) -> None:  # type: ignore[no-untyped-def]
+    """``save_model`` halves weights by default; the FP32 IR must be about the ONNX size."""
+    result, _ = fp32
+    ratio = _bin_size(result.artifact) / mv2_bundle.onnx_path.stat().st_size
+    assert 0.9 < ratio < 1.1, ratio
+
+
+def test_int8_is_a_quarter_of_fp32_and_agrees(fp32, int8, calibration_images, evaluation_images, reference) -> None:  # type: ignore[no-untyped-def]
+    result, session = int8
+    assert result.calibration_images == len(calibration_images)
+    assert result.recipe_details["fake_quantize_nodes"] > 0
+    ratio = _bin_size(result.artifact) / _bin_size(fp32[0].artifact)
+    assert 0.2 < ratio < 0.35, ratio
+    agreement = np.mean(predictions(session, evaluation_images) == reference)
+    assert agreement > 0.8, agreement
+    info = get_toolchain("openvino").runtime_info(session)
+    assert (info["inference_precision"], info["num_streams"]) == ("f32", 1)
+
+
+def test_accuracy_control_reports_reverted_layers_and_drop(
+    mv2_bundle, calibration_images, evaluation_images, reference, tmp_path: Path
+) -> None:
+    result, session = build_and_load(
+        "openvino:int8-accuracy-control", mv2_bundle, calibration_images, tmp_path,
+        options={"max_num_iterations": 2},
+    )
+    details = result.recipe_details
+    assert isinstance(details["reverted_layers"], list)
+    assert details["validation_images"] + result.calibration_images == len(calibration_images)
+    assert details["validation_drop"] == pytest.approx(details["validation_top1_fp32"] - details["validation_top1"])
+    assert details["quantized_layers"] == details["quantized_layers_before_restore"] - len(details["reverted_layers"])
+    assert np.mean(predictions(session, evaluation_images) == reference) > 0.8
+
+
+def test_accuracy_control_reverts_layers_of_a_poorly_calibrated_model(
+    mv2_bundle, calibration_images, tmp_path: Path
+) -> None:
+    """One calibration image and no drop allowed: NNCF must revert layers (if the quantized model
+    lost anything on the validation images), and the reverted names are real graph ops."""
+    options = {"subset_size": 1, "max_drop": 0.0, "max_num_iterations": 3, "validation_fraction": 0.5}
+    result, _ = build_and_load(
+        "openvino:int8-accuracy-control", mv2_bundle, calibration_images, tmp_path, options=options
+    )
+    details = result.recipe_details
+    assert details["validation_images"] == 16 and result.calibration_images == 1
+    if details["validation_drop_before_restore"] > 0:
+        assert details["reverted_layers"], details
+        assert details["validation_drop"] <= details["validation_drop_before_restore"]
+    import openvino as ov
+
+    names = {op.get_friendly_name() for op in ov.Core().read_model(str(result.artifact)).get_ops()}
+    assert set(details["reverted_layers"]) <= names
+
+
+def test_missing_nncf_makes_int8_unavailable_but_not_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else real(name, *a))
+    toolchain = get_toolchain("openvino")
+    assert toolchain.availability("fp32") == Availability.yes()
+    for recipe in ("int8", "int8-accuracy-control"):
+        status = toolchain.availability(recipe)
+        assert not status.ok and "nncf not installed" in status.reason and "quantarena[openvino]" in status.reason
+
+
+def test_missing_openvino_makes_every_variant_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
+    for recipe in get_toolchain("openvino").recipes:
+        status = get_toolchain("openvino").availability(recipe)
+        assert not status.ok and status.reason.startswith("openvino")
