@@ -26,8 +26,12 @@ class PlannedVariant:
 
     @property
     def slug(self) -> str:
-        """File-system-safe name for the variant's folder."""
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
+        return variant_slug(self.name)
+
+
+def variant_slug(name: str) -> str:
+    """File-system-safe form of a variant name, for its folder and log files."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 def plan_variants(config: RunConfig) -> list[PlannedVariant]:
