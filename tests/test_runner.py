@@ -69,3 +69,17 @@ def test_timeout_kills_the_worker(tmp_path: Path, evaluation_images, cache_dir: 
     evaluation = next(cache_dir.glob("*.npy"))
     outcome = run_isolated(_measure_job(tmp_path, mv2_bundle.onnx_path, evaluation), tmp_path, "m", 1, None, 0.5)
     assert outcome.status == "failed" and "timed out after" in (outcome.reason or "")
+
+
+def test_skip_mode_drops_and_lists_corrupt_images(sample_dir: Path, tmp_path: Path, mv2_bundle) -> None:
+    from quantarena.data.dataset import Sample, discover
+    from quantarena.runner.pipeline import _usable_samples
+
+    _, samples = discover(sample_dir)
+    bad = tmp_path / "broken.JPEG"
+    bad.write_bytes(b"not an image")
+    mixed = [*samples[:3], Sample(bad, 1)]
+    good, skipped = _usable_samples(mixed, mv2_bundle, "skip", lambda _: None)
+    assert good == samples[:3] and len(skipped) == 1 and "broken.JPEG" in skipped[0]
+    kept, none = _usable_samples(mixed, mv2_bundle, "error", lambda _: None)
+    assert kept == mixed and none == []

@@ -31,10 +31,15 @@ def render_markdown(results: Results) -> str:
         "",
         "Columns: " + "; ".join(f"**{c.title}** {c.help}" for c in COLUMNS[2:]) + ".",
     ]
-    unavailable = [(v.name, k, why) for v in results.variants for k, why in v.unavailable.items()]
+    unavailable: dict[tuple[str, str], list[str]] = {}
+    for v in results.variants:
+        for what, why in v.unavailable.items():
+            unavailable.setdefault((what, why), []).append(v.name)
     if unavailable:
         lines += ["", "Not measured:", ""]
-        lines += [f"- `{name}` {what}: {why}" for name, what, why in unavailable]
+        for (what, why), names in unavailable.items():
+            who = "every variant" if len(names) == len(results.variants) > 1 else ", ".join(f"`{n}`" for n in names)
+            lines.append(f"- {what} of {who}: {why}")
     notes = [(v.name, n) for v in results.variants for n in v.notes]
     if notes:
         lines += ["", "Notes:", ""] + [f"- `{name}`: {note}" for name, note in notes]
