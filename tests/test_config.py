@@ -12,7 +12,7 @@ def test_defaults_are_the_demo() -> None:
     config = RunConfig()
     assert config.model == "mobilenet_v2"
     assert config.variants == DEFAULT_VARIANTS
-    assert config.measure.throughput_batches == [32]
+    assert config.measure.throughput_batches == [1, 32]
 
 
 def test_yaml_then_flags_override(tmp_path: Path) -> None:

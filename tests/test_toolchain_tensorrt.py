@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
+from toolchain_checks import build_and_load, predictions, reference_predictions
 
 from quantarena.errors import ModelError
 from quantarena.toolchains import get_toolchain
@@ -19,7 +20,6 @@ from quantarena.toolchains.base import timing_unavailable
 from quantarena.toolchains.tensorrt import availability as avail
 from quantarena.toolchains.tensorrt import inspect_qdq
 from quantarena.toolchains.tensorrt.toolchain import SIMULATED_TIMING
-from toolchain_checks import build_and_load, predictions, reference_predictions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def _require_tensorrt_gpu() -> None:
     """Skip unless this machine can build and run TensorRT engines (no conftest involved)."""
     problem = avail.nvidia_gpu_problem()
     if problem is not None:
-        pytest.skip(f"no NVIDIA GPU: {problem}")
+        pytest.skip(problem)  # "no NVIDIA GPU (...)"
     if avail.missing_module("tensorrt"):
         pytest.skip("no NVIDIA GPU stack: tensorrt is not installed")
     import torch
@@ -186,8 +186,11 @@ def test_rules_reject_unquantized_activation_and_residual(qdq_model: onnx.ModelP
     assert add.name in found["residual-add"]
 
 
-def test_rules_reject_onnxruntime_u8_graph(mv2_bundle, calibration_images, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """ONNX Runtime's CPU default (asymmetric UINT8 activations) is not a TensorRT INT8 graph."""
+def test_rules_reject_onnxruntime_u8_graph(simulated, mv2_bundle, calibration_images, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """ONNX Runtime's CPU default (asymmetric UINT8 activations) is not a TensorRT INT8 graph.
+
+    Built after ModelOpt ran in this process (``simulated``): ModelOpt patches ONNX Runtime's
+    quantizer process-wide, and the build must undo that, or this ``quantize_static`` fails."""
     tc = get_toolchain("onnxruntime")
     recipe = tc.parse_recipe("int8", {"calibration_images": 8})
     built = tc.build(mv2_bundle, recipe, calibration_images, tmp_path)

@@ -31,13 +31,13 @@ class MeasureConfig(_Strict):
     latency_min_seconds: float = Field(3.0, ge=0, description="... and for at least this long")
     latency_max_seconds: float = Field(20.0, gt=0, description="time cap of the batch-1 pass")
     latency_target_ci: float = Field(
-        0.01, gt=0, description="stop once the 95%% CI of the median is within +/- this fraction"
+        0.01, gt=0, description="stop once the 95% CI of the median is within +/- this fraction"
     )
     warmup_max_seconds: float = Field(10.0, ge=0, description="warm-up stops when stable or at this cap")
-    throughput_batches: list[int] = Field([32], description="batch sizes of the throughput passes")
-    throughput_min_iterations: int = Field(5, ge=2)
-    throughput_min_seconds: float = Field(3.0, ge=0)
-    throughput_max_seconds: float = Field(15.0, gt=0)
+    throughput_batches: list[int] = Field([1, 32], description="batch sizes of the throughput passes")
+    throughput_min_iterations: int = Field(5, ge=2, description="batches per throughput pass, at least")
+    throughput_min_seconds: float = Field(3.0, ge=0, description="... and for at least this long")
+    throughput_max_seconds: float = Field(15.0, gt=0, description="time cap of each throughput pass")
 
     @model_validator(mode="after")
     def _caps(self) -> MeasureConfig:

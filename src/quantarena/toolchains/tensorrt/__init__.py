@@ -4,7 +4,12 @@ plus ``int8-simulated``, the INT8 graph checked and run on the CPU.
 Importing this package imports neither tensorrt, ModelOpt, onnxruntime nor torch.
 """
 
-from quantarena.toolchains.tensorrt.qdq_rules import QdqReport, Violation, check_qdq_rules, inspect_qdq
+from quantarena.toolchains.tensorrt.qdq_rules import (
+    QdqReport,
+    Violation,
+    check_qdq_rules,
+    inspect_qdq,
+)
 from quantarena.toolchains.tensorrt.toolchain import TensorRtToolchain
 
-__all__ = ["TensorRtToolchain", "QdqReport", "Violation", "check_qdq_rules", "inspect_qdq"]
+__all__ = ["QdqReport", "TensorRtToolchain", "Violation", "check_qdq_rules", "inspect_qdq"]

@@ -11,6 +11,9 @@ unquantized rest of the graph to FP16, which ONNX Runtime's CPU provider runs in
 from __future__ import annotations
 
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,43 @@ def _staged_copy(source: Path, workdir: Path, name: str) -> Path:
     staged = workdir / name
     shutil.copyfile(source, staged)
     return staged
+
+
+@contextmanager
+def onnxruntime_quantization_restored() -> Iterator[None]:
+    """Undo ModelOpt's process-wide patches of ``onnxruntime.quantization`` when it returns.
+
+    ModelOpt rebinds calibrator and quantizer methods and edits the operator registries of ONNX
+    Runtime's quantization package, and leaves them so. A later ``onnxruntime:int8`` build in the
+    same process (a test session, a library user) would then run ModelOpt's variant of ONNX
+    Runtime's quantizer, or fail. Workers isolate builds anyway; this keeps in-process use honest.
+    """
+    import modelopt.onnx.quantization  # noqa: F401 - imports every ORT module it will patch
+
+    saved: list[tuple[Any, dict[str, Any]]] = []
+    registries: list[tuple[dict[Any, Any], dict[Any, Any]]] = []
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith("onnxruntime.quantization"):
+            continue
+        saved.append((module, dict(vars(module))))
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and value.__module__ == name:
+                saved.append((value, dict(vars(value))))
+            elif isinstance(value, dict):
+                registries.append((value, dict(value)))
+    try:
+        yield
+    finally:
+        for owner, before in saved:
+            current = vars(owner)
+            for key, value in before.items():
+                if key not in ("__dict__", "__weakref__") and current.get(key) is not value:
+                    setattr(owner, key, value)
+            for key in [k for k in current if k not in before and not k.startswith("__")]:
+                delattr(owner, key)
+        for registry, before_items in registries:
+            registry.clear()
+            registry.update(before_items)
 
 
 def export_qdq_int8(
@@ -45,17 +85,18 @@ def export_qdq_int8(
         raise ModelError("INT8 calibration needs at least one calibration image")
     staged = _staged_copy(onnx_path, target.parent, "fp32-staged.onnx")
     try:
-        quantize(
-            str(staged),
-            quantize_mode="int8",
-            calibration_data={input_name: np.ascontiguousarray(images.images, dtype=np.float32)},
-            calibration_method=recipe.calibration_method,
-            calibration_eps=["cpu"],
-            high_precision_dtype=high_precision_dtype,
-            dq_only=recipe.dq_only,
-            output_path=str(target),
-            log_level="WARNING",
-        )
+        with onnxruntime_quantization_restored():
+            quantize(
+                str(staged),
+                quantize_mode="int8",
+                calibration_data={input_name: np.ascontiguousarray(images.images, dtype=np.float32)},
+                calibration_method=recipe.calibration_method,
+                calibration_eps=["cpu"],
+                high_precision_dtype=high_precision_dtype,
+                dq_only=recipe.dq_only,
+                output_path=str(target),
+                log_level="WARNING",
+            )
     finally:
         staged.unlink(missing_ok=True)
     if not target.exists():

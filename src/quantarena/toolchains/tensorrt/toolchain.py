@@ -13,12 +13,18 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Availability, BuildResult, Recipe, Session, Toolchain
 from quantarena.toolchains.tensorrt import availability as avail
 from quantarena.toolchains.tensorrt.recipes import (
-    EngineKnobs, TrtFp16, TrtFp32, TrtInt8, TrtInt8Simulated,
+    EngineKnobs,
+    TrtFp16,
+    TrtFp32,
+    TrtInt8,
+    TrtInt8Simulated,
 )
 
 SIMULATED_TIMING = "graph simulated on CPU with ONNX Runtime; not TensorRT speed"
@@ -33,7 +39,7 @@ class SimulatedInt8Session:
     def __init__(self, inner: Session) -> None:
         self.inner = inner
 
-    def run(self, batch: Any) -> Any:
+    def run(self, batch: np.ndarray) -> np.ndarray:
         return self.inner.run(batch)
 
 
