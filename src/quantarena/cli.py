@@ -112,9 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="regenerate report.md (and report.html) from results.json")
     report.add_argument("run_dir", type=Path)
 
-    compare = commands.add_parser("compare", help="put two runs side by side")
+    compare = commands.add_parser(
+        "compare", help="put two runs side by side, or two variants of one run image by image",
+        description="quantarena compare RUN_A RUN_B: variants of two runs side by side, with warnings where the "
+                    "setups differ. quantarena compare RUN_DIR --variants A,B: paired accuracy statistics of "
+                    "variant B vs A from their per-image predictions.",
+    )
     compare.add_argument("run_a", type=Path)
-    compare.add_argument("run_b", type=Path)
+    compare.add_argument("run_b", type=Path, nargs="?", default=None)
+    compare.add_argument("--variants", default=None, metavar="A,B",
+                         help="compare two variants of RUN_A on the same images (B relative to A)")
     compare.add_argument("--out", type=Path, default=None, help="write the comparison as Markdown here")
     return parser
 
@@ -195,10 +202,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     try:
-        from quantarena.report.compare import compare_runs
+        from quantarena.report.compare import compare_runs, compare_variants
     except ModuleNotFoundError:
         raise QuantarenaError("compare is not available in this installation") from None
-    text = compare_runs(args.run_a, args.run_b)
+    if args.variants is not None:
+        names = _split_list(args.variants)
+        if len(names) != 2 or args.run_b is not None:
+            raise ConfigError("use: quantarena compare RUN_DIR --variants A,B (two variants of one run)")
+        text = compare_variants(args.run_a, names[0], names[1]).to_markdown()
+    elif args.run_b is None:
+        raise ConfigError("use: quantarena compare RUN_A RUN_B, or quantarena compare RUN_DIR --variants A,B")
+    else:
+        text = compare_runs(args.run_a, args.run_b)
     if args.out:
         args.out.write_text(text)
     print(text)

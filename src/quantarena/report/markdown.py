@@ -18,7 +18,8 @@ def _environment_line(results: Results) -> str:
     )
 
 
-def render_markdown(results: Results) -> str:
+def render_markdown(results: Results, charts: list[tuple[str, str]] | None = None) -> str:
+    """The page; ``charts`` are ``(title, path relative to the run folder)`` PNGs to embed."""
     m, d = results.model, results.dataset
     lines = [
         f"# quantarena: {m.name} ({m.weights})",
@@ -43,6 +44,10 @@ def render_markdown(results: Results) -> str:
     notes = [(v.name, n) for v in results.variants for n in v.notes]
     if notes:
         lines += ["", "Notes:", ""] + [f"- `{name}`: {note}" for name, note in notes]
+    if charts:
+        lines += ["", "## Charts"]
+        for title, path in charts:
+            lines += ["", f"![{title}]({path})"]
     lines += ["", "## Recipes", ""]
     for v in results.variants:
         knobs = ", ".join(f"{k}={val}" for k, val in v.recipe.items()) or "defaults"
@@ -53,7 +58,17 @@ def render_markdown(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_charts(results: Results, run_dir: Path) -> list[tuple[str, str]]:
+    from importlib.util import find_spec
+
+    if find_spec("matplotlib") is None:  # optional extra "report": the report is complete without charts
+        return []
+    from quantarena.report.charts_png import write_charts
+
+    return [(title, png.relative_to(run_dir).as_posix()) for title, png in write_charts(results, run_dir)]
+
+
 def write_markdown(results: Results, run_dir: Path) -> Path:
     path = run_dir / "report.md"
-    path.write_text(render_markdown(results))
+    path.write_text(render_markdown(results, _write_charts(results, run_dir)))
     return path

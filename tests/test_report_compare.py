@@ -1,0 +1,104 @@
+"""compare: two runs side by side with warnings where setups differ; two variants image by image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_report_html import make_report_results
+
+from quantarena.cli import main
+from quantarena.errors import ResultsError
+from quantarena.measure.accuracy import Predictions
+from quantarena.report.compare import compare_runs, compare_variants, environment_differences
+from quantarena.results.io import save_results
+from quantarena.results.schema import Results
+
+
+def _quiet(results: Results) -> Results:
+    results.environment["load_before"] = {"cpu_percent": 1.0, "loadavg_1m": 0.1, "warning": None}
+    return results
+
+
+def _run_pair(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = _quiet(make_report_results()), _quiet(make_report_results())
+    b.environment["threads"] = 4
+    b.environment["cpu"]["model"] = "Other CPU"
+    b.environment["cpu"]["isa"]["amx_int8"] = not a.environment["cpu"]["isa"]["amx_int8"]
+    b.environment["packages"]["onnxruntime"] = "0.0.1"
+    b.dataset.eval_list_sha256 = "f" * 64
+    b.model.weights = "other"
+    v = b.variant("onnxruntime:int8")
+    assert v is not None and v.latency_ms is not None
+    v.latency_ms.p50 = 3.0
+    dirs = tmp_path / "a", tmp_path / "b"
+    for d, r in zip(dirs, (a, b)):
+        d.mkdir()
+        save_results(r, d)
+    return dirs
+
+
+def test_runs_side_by_side_with_warnings(tmp_path: Path) -> None:
+    run_a, run_b = _run_pair(tmp_path)
+    text = compare_runs(run_a, run_b)
+    assert "| onnxruntime:int8 | 79.50% | 79.50% | 6.00 | 3.00 | 0.50× |" in text
+    assert "| onnxruntime:int8-dynamic | failed | failed |" in text
+    for needle in ("CPU model differs", "threads differs", "ISA flags differ: ", "package `onnxruntime` differs",
+                   "evaluation list (SHA-256) differs", "weights differs"):
+        assert needle in text, needle
+    assert "compare directly" not in text  # different evaluation images
+
+
+def test_identical_setups_have_no_warnings(tmp_path: Path) -> None:
+    results = _quiet(make_report_results())
+    assert environment_differences(results, results) == []
+    save_results(results, tmp_path)
+    text = compare_runs(tmp_path, tmp_path)
+    assert "Warning" not in text and "1.00×" in text and "compare directly" in text
+
+
+def _with_predictions(tmp_path: Path) -> Path:
+    results = make_report_results()
+    labels = np.arange(100) % 10
+    top5 = np.stack([(labels + k) % 10 for k in range(5)], axis=1)
+    files = [f"img{i}.jpg" for i in range(100)]
+    wrong_b = top5.copy()
+    wrong_b[:8, 0] = (labels[:8] + 1) % 10  # A gets every image right; B misses the first 8
+    for name, preds in (("pytorch:fp32", top5), ("pytorch:int8", wrong_b)):
+        v = results.variant(name)
+        assert v is not None
+        rel = f"variants/{name.replace(':', '_')}/predictions.npz"
+        (tmp_path / rel).parent.mkdir(parents=True)
+        Predictions(files=files, labels=labels, top5=preds).save(tmp_path / rel)
+        v.predictions_file = rel
+    save_results(results, tmp_path)
+    return tmp_path
+
+
+def test_variants_of_one_run_paired(tmp_path: Path) -> None:
+    run = _with_predictions(tmp_path)
+    result = compare_variants(run, "pytorch:fp32", "pytorch:int8")
+    assert result.top1_a == 1.0 and result.top1_b == pytest.approx(0.92)
+    assert result.paired.lost == 8 and result.paired.gained == 0
+    assert result.paired.delta_pp == pytest.approx(-8.0)
+    assert result.paired.significant
+    assert result.agreement_top1 == pytest.approx(0.92)
+    assert "-8.00 pp" in result.to_markdown()
+    with pytest.raises(ResultsError, match="no per-image predictions"):
+        compare_variants(run, "pytorch:fp32", "onnxruntime:int8-dynamic")
+    with pytest.raises(ResultsError, match="no variant"):
+        compare_variants(run, "pytorch:fp32", "nope:int8")
+
+
+def test_cli_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "run").mkdir()
+    run = _with_predictions(tmp_path / "run")
+    assert main(["compare", str(run), "--variants", "pytorch:fp32,pytorch:int8"]) == 0
+    assert "Exact McNemar p" in capsys.readouterr().out
+    out = tmp_path / "cmp.md"
+    assert main(["compare", str(run), str(run), "--out", str(out)]) == 0
+    assert "p50 B/A" in out.read_text()
+    assert main(["compare", str(run)]) == 2
+    assert main(["compare", str(run), "--variants", "pytorch:fp32"]) == 2
+    assert "--variants A,B" in capsys.readouterr().err
