@@ -62,7 +62,9 @@ class LatencyStats:
     mean: float
     std: float
     min: float
+    p25: float
     p50: float
+    p75: float
     p90: float
     p99: float
     max: float
@@ -71,23 +73,27 @@ class LatencyStats:
     stop_reason: str  # "ci_target" | "time_cap"
     warmup_iterations: int
     warmup_stable: bool
+    #: the 0th, 1st, ..., 100th percentiles: the whole distribution in 101 numbers (box/violin plots)
+    quantiles: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["p50_ci95"] = list(self.p50_ci95)
+        data["quantiles"] = list(self.quantiles)
         return data
 
 
 def _summarize(times_s: list[float], batch: int, seconds: float, reason: str, warm: Warmup) -> LatencyStats:
     ms = np.asarray(times_s) * 1000.0
-    p50, p90, p99 = (float(v) for v in np.percentile(ms, [50, 90, 99]))
+    quantiles = tuple(float(v) for v in np.percentile(ms, np.arange(101)))
+    p25, p50, p75, p90, p99 = (quantiles[q] for q in (25, 50, 75, 90, 99))
     mean = float(ms.mean())
     std = float(ms.std(ddof=1)) if len(ms) > 1 else 0.0
     return LatencyStats(
         batch=batch, iterations=len(ms), seconds=seconds, mean=mean, std=std,
-        min=float(ms.min()), p50=p50, p90=p90, p99=p99, max=float(ms.max()),
+        min=float(ms.min()), p25=p25, p50=p50, p75=p75, p90=p90, p99=p99, max=float(ms.max()),
         cv=std / mean if mean else 0.0, p50_ci95=median_ci(ms), stop_reason=reason,
-        warmup_iterations=warm.iterations, warmup_stable=warm.stable,
+        warmup_iterations=warm.iterations, warmup_stable=warm.stable, quantiles=quantiles,
     )
 
 

@@ -78,6 +78,9 @@ class Latency(_Block):
     stop_reason: str
     warmup_iterations: int
     warmup_stable: bool
+    p25: float | None = None
+    p75: float | None = None
+    quantiles: list[float] = []  # percentiles 0..100 of the per-call latency
 
 
 class Throughput(_Block):
