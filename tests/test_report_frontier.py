@@ -7,7 +7,7 @@ import math
 import pytest
 from test_report_html import OK_VARIANTS, make_report_results
 
-from quantarena.report.html import accuracy_missing_reason, pareto_frontier, speedups
+from quantarena.report.chart_data import accuracy_missing_reason, pareto_frontier, speedups
 
 
 def test_frontier_keeps_only_non_dominated_points_by_cost() -> None:

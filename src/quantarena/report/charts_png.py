@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from quantarena.report.html import (
+from quantarena.report.chart_data import (
     accuracy_missing_reason,
     chart_points,
     pareto_frontier,
