@@ -40,7 +40,7 @@ def benchmark_app() -> list[str]:
     return [sys.executable, "-m", "openvino.tools.benchmark.main"]
 
 
-def run_benchmark_app(xml: Path, threads: int, seconds: int, config: Path, static: bool) -> float:
+def run_benchmark_app(xml: Path, seconds: int, config: Path, *, static: bool) -> float:
     """Median latency (ms) as benchmark_app reports it. Threads and streams go through
     ``-load_config`` because benchmark_app refuses ``-nthreads``/``-nstreams`` with a hint."""
     shape = ["-shape", SHAPE] if static else ["-data_shape", SHAPE]
@@ -51,7 +51,8 @@ def run_benchmark_app(xml: Path, threads: int, seconds: int, config: Path, stati
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     found = MEDIAN.search(out.stdout)
     if out.returncode != 0 or not found:
-        raise RuntimeError(f"benchmark_app failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+        tail = f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+        raise RuntimeError(f"benchmark_app failed ({out.returncode}):\n{tail}")
     return float(found.group(1))
 
 
@@ -76,7 +77,7 @@ def measure_child(xml: Path, recipe: str, threads: int, images: Path) -> None:
 
     toolchain = get_toolchain("openvino")
     session = toolchain.load(xml, toolchain.parse_recipe(recipe), threads)
-    stats = measure_latency(session.run, np.load(images), MeasureConfig())
+    stats = measure_latency(session.run, np.load(images), MeasureConfig.model_validate({}))
     print(json.dumps({**stats.to_json(), "runtime": toolchain.runtime_info(session)}))
 
 
@@ -93,8 +94,9 @@ def build(workdir: Path, data: Path, calibration: int) -> tuple[dict[str, Path],
     bundle = prepare_bundle("mobilenet_v2", "default", workdir / "bundle", seed=0)
     _, samples = discover(data)
     split = split_samples(samples, calibration, 64, seed=0)
-    cal = load_split(cache_split(split.calibration, bundle.preprocessing, workdir / "cache", "calibration"))
-    ev = load_split(cache_split(split.evaluation, bundle.preprocessing, workdir / "cache", "evaluation"))
+    spec, cache = bundle.preprocessing, workdir / "cache"
+    cal = load_split(cache_split(split.calibration, spec, cache, "calibration"))
+    ev = load_split(cache_split(split.evaluation, spec, cache, "evaluation"))
     images = workdir / "latency_images.npy"
     np.save(images, np.ascontiguousarray(ev.images))
     toolchain = get_toolchain("openvino")
@@ -135,26 +137,38 @@ def main() -> None:
         medians: dict[tuple[str, str], list[float]] = {(r, t): [] for r in irs for t in tools}
         for round_ in range(args.rounds):
             for recipe, xml in irs.items():
-                medians[recipe, tools[0]].append(run_benchmark_app(xml, args.threads, args.seconds, config, False))
-                medians[recipe, tools[1]].append(run_benchmark_app(xml, args.threads, args.seconds, config, True))
-                medians[recipe, tools[2]].append(run_quantarena(xml, recipe, args.threads, images))
-                print(f"round {round_ + 1} {recipe}: " + ", ".join(f"{t} {medians[recipe, t][-1]:.2f} ms" for t in tools))
+                row = (
+                    run_benchmark_app(xml, args.seconds, config, static=False),
+                    run_benchmark_app(xml, args.seconds, config, static=True),
+                    run_quantarena(xml, recipe, args.threads, images),
+                )
+                for tool, value in zip(tools, row, strict=True):
+                    medians[recipe, tool].append(value)
+                shown = ", ".join(f"{t} {v:.2f} ms" for t, v in zip(tools, row, strict=True))
+                print(f"round {round_ + 1} {recipe}: {shown}", flush=True)
         report(medians, irs, tools, args.threads)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(medians: dict[tuple[str, str], list[float]], irs: dict[str, Path], tools: tuple[str, ...], threads: int) -> None:
+def report(
+    medians: dict[tuple[str, str], list[float]], irs: dict[str, Path], tools: tuple[str, ...],
+    threads: int,
+) -> None:
     mid = {key: statistics.median(values) for key, values in medians.items()}
-    print(f"\nbatch-1 median latency, ms ({threads} threads, 1 stream, LATENCY hint, f32 precision hint; "
-          "median over rounds)")
-    print(f"{'variant':<8} {'benchmark_app':>14} {'bm_app static':>14} {'quantarena':>11} {'quantarena/bm_app':>18}")
+    print(f"\nbatch-1 median latency, ms ({threads} threads, 1 stream, LATENCY hint, "
+          "f32 precision hint; median over rounds)")
+    header = ("variant", "benchmark_app", "bm_app static", "quantarena", "quantarena/bm_app")
+    print(f"{header[0]:<8} {header[1]:>14} {header[2]:>14} {header[3]:>11} {header[4]:>18}")
     for recipe in irs:
         b, s, q = (mid[recipe, t] for t in tools)
         print(f"{recipe:<8} {b:>14.2f} {s:>14.2f} {q:>11.2f} {q / b:>18.3f}")
     for tool in tools:
         print(f"INT8 vs FP32 speedup by {tool}: {mid['fp32', tool] / mid['int8', tool]:.2f}x")
+    print("spread over rounds (min-max ms), the noise to read the medians against:")
+    for (recipe, tool), values in medians.items():
+        print(f"  {recipe:<5} {tool:<21} {min(values):7.2f} - {max(values):7.2f}")
 
 
 if __name__ == "__main__":

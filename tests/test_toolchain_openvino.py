@@ -4,12 +4,12 @@ size and agrees, accuracy control reports what it reverted and the drop it measu
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from toolchain_checks import build_and_load, predictions, reference_predictions
 
 from quantarena.toolchains import Availability, get_toolchain
@@ -27,12 +27,14 @@ def reference(mv2_bundle, evaluation_images) -> np.ndarray:  # type: ignore[no-u
 
 @pytest.fixture(scope="module")
 def fp32(mv2_bundle, calibration_images, tmp_path_factory):  # type: ignore[no-untyped-def]
-    return build_and_load("openvino:fp32", mv2_bundle, calibration_images, tmp_path_factory.mktemp("ov-fp32"))
+    workdir = tmp_path_factory.mktemp("ov-fp32")
+    return build_and_load("openvino:fp32", mv2_bundle, calibration_images, workdir)
 
 
 @pytest.fixture(scope="module")
 def int8(mv2_bundle, calibration_images, tmp_path_factory):  # type: ignore[no-untyped-def]
-    return build_and_load("openvino:int8", mv2_bundle, calibration_images, tmp_path_factory.mktemp("ov-int8"))
+    workdir = tmp_path_factory.mktemp("ov-int8")
+    return build_and_load("openvino:int8", mv2_bundle, calibration_images, workdir)
 
 
 def _bin_size(artifact: Path) -> int:
@@ -42,35 +44,39 @@ def _bin_size(artifact: Path) -> int:
 
 
 def test_import_does_not_import_openvino() -> None:
-    code = "import sys, quantarena.toolchains.openvino; assert 'openvino' not in sys.modules and 'nncf' not in sys.modules"
-    import subprocess
-
+    code = (
+        "import sys, quantarena.toolchains.openvino\n"
+        "assert not {'openvino', 'nncf'} & set(sys.modules), 'runtime imported at module level'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_fp32_ir_matches_pytorch_image_by_image(fp32, evaluation_images, reference) -> None:  # type: ignore[no-untyped-def]
+def test_fp32_ir_matches_pytorch_image_by_image(fp32, evaluation_images, reference):  # type: ignore[no-untyped-def]
     result, session = fp32
     assert result.artifact.suffix == ".xml" and result.artifact.with_suffix(".bin").is_file()
     np.testing.assert_array_equal(predictions(session, evaluation_images), reference)
 
 
-def test_fp32_runs_in_f32_with_the_requested_threads(fp32) -> None:  # type: ignore[no-untyped-def]
+def test_fp32_runs_in_f32_with_the_requested_threads(fp32):  # type: ignore[no-untyped-def]
     _, session = fp32
     info = get_toolchain("openvino").runtime_info(session)
     assert info["inference_precision"] == "f32"
     assert info["inference_num_threads"] == 2
     assert info["num_streams"] == 1
     assert info["performance_hint"] == "LATENCY"
+    assert set(info["compute_layer_precisions"]) == {"f32"}, info
 
 
-def test_fp32_ir_keeps_fp32_weights(fp32, mv2_bundle) -> None:  # type: ignore[no-untyped-def]
+def test_fp32_ir_keeps_fp32_weights(fp32, mv2_bundle):  # type: ignore[no-untyped-def]
     """``save_model`` halves weights by default; the FP32 IR must be about the ONNX size."""
     result, _ = fp32
     ratio = _bin_size(result.artifact) / mv2_bundle.onnx_path.stat().st_size
     assert 0.9 < ratio < 1.1, ratio
 
 
-def test_int8_is_a_quarter_of_fp32_and_agrees(fp32, int8, calibration_images, evaluation_images, reference) -> None:  # type: ignore[no-untyped-def]
+def test_int8_is_a_quarter_of_fp32_and_agrees(  # type: ignore[no-untyped-def]
+    fp32, int8, calibration_images, evaluation_images, reference
+):
     result, session = int8
     assert result.calibration_images == len(calibration_images)
     assert result.recipe_details["fake_quantize_nodes"] > 0
@@ -80,6 +86,8 @@ def test_int8_is_a_quarter_of_fp32_and_agrees(fp32, int8, calibration_images, ev
     assert agreement > 0.8, agreement
     info = get_toolchain("openvino").runtime_info(session)
     assert (info["inference_precision"], info["num_streams"]) == ("f32", 1)
+    precisions = info["compute_layer_precisions"]
+    assert precisions.get("u8", 0) + precisions.get("i8", 0) > sum(precisions.values()) / 2, info
 
 
 def test_accuracy_control_reports_reverted_layers_and_drop(
@@ -92,8 +100,10 @@ def test_accuracy_control_reports_reverted_layers_and_drop(
     details = result.recipe_details
     assert isinstance(details["reverted_layers"], list)
     assert details["validation_images"] + result.calibration_images == len(calibration_images)
-    assert details["validation_drop"] == pytest.approx(details["validation_top1_fp32"] - details["validation_top1"])
-    assert details["quantized_layers"] == details["quantized_layers_before_restore"] - len(details["reverted_layers"])
+    drop = details["validation_top1_fp32"] - details["validation_top1"]
+    assert details["validation_drop"] == pytest.approx(drop)
+    reverted = len(details["reverted_layers"])
+    assert details["quantized_layers"] == details["quantized_layers_before_restore"] - reverted
     assert np.mean(predictions(session, evaluation_images) == reference) > 0.8
 
 
@@ -102,7 +112,9 @@ def test_accuracy_control_reverts_layers_of_a_poorly_calibrated_model(
 ) -> None:
     """One calibration image and no drop allowed: NNCF must revert layers (if the quantized model
     lost anything on the validation images), and the reverted names are real graph ops."""
-    options = {"subset_size": 1, "max_drop": 0.0, "max_num_iterations": 3, "validation_fraction": 0.5}
+    options = {
+        "subset_size": 1, "max_drop": 0.0, "max_num_iterations": 3, "validation_fraction": 0.5,
+    }
     result, _ = build_and_load(
         "openvino:int8-accuracy-control", mv2_bundle, calibration_images, tmp_path, options=options
     )
@@ -113,23 +125,30 @@ def test_accuracy_control_reverts_layers_of_a_poorly_calibrated_model(
         assert details["validation_drop"] <= details["validation_drop_before_restore"]
     import openvino as ov
 
-    names = {op.get_friendly_name() for op in ov.Core().read_model(str(result.artifact)).get_ops()}
-    assert set(details["reverted_layers"]) <= names
+    model = ov.Core().read_model(str(result.artifact))
+    assert set(details["reverted_layers"]) <= {op.get_friendly_name() for op in model.get_ops()}
+
+
+def _hide(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a)
+    )
 
 
 def test_missing_nncf_makes_int8_unavailable_but_not_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nncf" else real(name, *a))
+    _hide(monkeypatch, "nncf")
     toolchain = get_toolchain("openvino")
     assert toolchain.availability("fp32") == Availability.yes()
     for recipe in ("int8", "int8-accuracy-control"):
         status = toolchain.availability(recipe)
-        assert not status.ok and "nncf not installed" in status.reason and "quantarena[openvino]" in status.reason
+        assert not status.ok
+        assert status.reason == "nncf not installed (pip install 'quantarena[openvino]')"
 
 
 def test_missing_openvino_makes_every_variant_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openvino" else real(name, *a))
-    for recipe in get_toolchain("openvino").recipes:
-        status = get_toolchain("openvino").availability(recipe)
-        assert not status.ok and status.reason.startswith("openvino")
+    _hide(monkeypatch, "openvino")
+    toolchain = get_toolchain("openvino")
+    for recipe in toolchain.recipes:
+        status = toolchain.availability(recipe)
+        assert not status.ok and status.reason.startswith("openvino not installed"), status

@@ -31,7 +31,8 @@ class OpenVinoToolchain(Toolchain):
         needs = ("openvino",) if not self.recipes[recipe].calibrates else self.requires
         missing = [m for m in needs if importlib.util.find_spec(m) is None]
         if missing:
-            return Availability.no(f"{', '.join(missing)} not installed (pip install 'quantarena[{self.extra}]')")
+            hint = f"pip install 'quantarena[{self.extra}]'"
+            return Availability.no(f"{', '.join(missing)} not installed ({hint})")
         return Availability.yes()
 
     def build(

@@ -3,8 +3,9 @@ top-1 drop on a validation part of the calibration split is within ``max_drop``.
 
 NNCF reports the reverted layers only in its log. Here they are read from the models instead:
 NNCF saves the fully quantized model before restoring accuracy (``intermediate_model_dir``), and
-a layer counts as reverted when it takes a FakeQuantize output in that model but not in the final
-one. The drops are measured by this module too, with the same f32 compile as NNCF's validation.
+a layer counts as reverted when it takes a quantized input (a FakeQuantize output or int8
+weights) in that model but not in the final one. The validation drops are measured here too, with
+the same f32 compile NNCF validates with.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +24,11 @@ from quantarena.errors import ConfigError
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import BuildResult
 from quantarena.toolchains.openvino.quantize import (
-    ARTIFACT, count_fake_quantize, nncf_dataset, quantize_kwargs, read_fp32,
+    ARTIFACT,
+    count_fake_quantize,
+    nncf_dataset,
+    quantize_kwargs,
+    read_fp32,
 )
 from quantarena.toolchains.openvino.recipes import OvInt8AccuracyControl
 from quantarena.toolchains.openvino.runtime import save_ir, top1
@@ -62,7 +68,7 @@ def _is_weight_decompression(node: Any) -> bool:
     """``Constant(int8) -> Convert -> [Subtract] -> Multiply``: part of a weight, not a layer."""
     while node.get_type_name() in _PASS_THROUGH | _SCALE:
         node = _producer(node, 0)
-    return node.get_type_name() == "Constant"
+    return bool(node.get_type_name() == "Constant")
 
 
 def quantized_layers(model: Any) -> set[str]:
@@ -84,7 +90,7 @@ def split_calibration(images: ImageArray, fraction: float) -> tuple[ImageArray, 
     """(calibration, validation): the last ``fraction`` of the (already shuffled) calibration
     split validates, the rest calibrates; both get at least one image."""
     if len(images) < 2:
-        raise ConfigError("accuracy control needs at least 2 calibration images (calibration + validation)")
+        raise ConfigError("accuracy control needs at least 2 calibration images (one validates)")
     validation = min(len(images) - 1, max(1, math.ceil(len(images) * fraction)))
     cut = len(images) - validation
     calibrate = ImageArray(images.images[:cut], images.labels[:cut], images.files[:cut])
@@ -101,7 +107,8 @@ def make_validation_fn(validation: ImageArray) -> Any:
         correct = total = 0
         output = compiled.output(0)
         for i in items:
-            logits = compiled(np.ascontiguousarray(validation.images[i : i + 1], dtype=np.float32))[output]
+            image = np.ascontiguousarray(validation.images[i : i + 1], dtype=np.float32)
+            logits = compiled(image)[output]
             correct += int(np.argmax(logits, axis=1)[0] == validation.labels[i])
             total += 1
         return correct / max(1, total)
@@ -114,15 +121,42 @@ def build_accuracy_control(
 ) -> BuildResult:
     import nncf
     import openvino as ov
-    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters, RestoreMode
-
-    from quantarena.toolchains.openvino.runtime import compile_model
 
     start = time.perf_counter()
     calibrate, validate = split_calibration(calibration, recipe.validation_fraction)
     kwargs = quantize_kwargs(recipe, len(calibrate))
     intermediate_dir = workdir / "accuracy-control-intermediate"
     intermediate_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fp32 = read_fp32(bundle)
+        final = nncf.quantize_with_accuracy_control(
+            fp32, nncf_dataset(calibrate.images), nncf_dataset(validate.images),
+            make_validation_fn(validate),
+            max_drop=recipe.max_drop, drop_type=nncf.DropType(recipe.drop_type),
+            advanced_accuracy_restorer_parameters=_restorer_parameters(recipe, intermediate_dir),
+            **kwargs,
+        )
+        target = workdir / ARTIFACT
+        save_ir(final, target)
+        build_seconds = time.perf_counter() - start
+        fully_quantized = ov.Core().read_model(str(intermediate_dir / "intermediate_model.xml"))
+        details = _report(fp32, fully_quantized, final, validate)
+    finally:
+        shutil.rmtree(intermediate_dir, ignore_errors=True)
+    return BuildResult(
+        artifact=target, seconds=build_seconds, calibration_images=kwargs["subset_size"],
+        recipe_details={
+            "calibration_images_used": kwargs["subset_size"], **details, "nncf": nncf.__version__,
+        },
+    )
+
+
+def _restorer_parameters(recipe: OvInt8AccuracyControl, intermediate_dir: Path) -> Any:
+    from nncf.quantization.advanced_parameters import (
+        AdvancedAccuracyRestorerParameters,
+        RestoreMode,
+    )
+
     restorer = AdvancedAccuracyRestorerParameters(
         tune_hyperparams=recipe.tune_hyperparams,
         ranking_subset_size=recipe.ranking_subset_size,
@@ -132,38 +166,28 @@ def build_accuracy_control(
     )
     if recipe.max_num_iterations is not None:
         restorer.max_num_iterations = recipe.max_num_iterations
-    fp32 = read_fp32(bundle)
-    final = nncf.quantize_with_accuracy_control(
-        fp32, nncf_dataset(calibrate.images), nncf_dataset(validate.images),
-        make_validation_fn(validate), max_drop=recipe.max_drop, drop_type=nncf.DropType(recipe.drop_type),
-        advanced_accuracy_restorer_parameters=restorer, **kwargs,
-    )
-    target = workdir / ARTIFACT
-    save_ir(final, target)
-    build_seconds = time.perf_counter() - start
+    return restorer
 
-    fully_quantized = ov.Core().read_model(str(intermediate_dir / "intermediate_model.xml"))
+
+def _report(fp32: Any, fully_quantized: Any, final: Any, validate: ImageArray) -> dict[str, Any]:
+    """Validation top-1 of the three models (drops are absolute, as fractions: 0.01 = 1 point)
+    and the layers that went back to floating point."""
+    from quantarena.toolchains.openvino.runtime import compile_model
+
+    fp32_top1, full_top1, final_top1 = (
+        top1(compile_model(model), validate.images, validate.labels)
+        for model in (fp32, fully_quantized, final)
+    )
     before, after = quantized_layers(fully_quantized), quantized_layers(final)
-    scores = {
-        name: top1(compile_model(model), validate.images, validate.labels)
-        for name, model in (("fp32", fp32), ("int8_full", fully_quantized), ("final", final))
+    return {
+        "validation_images": len(validate),
+        "validation_top1_fp32": fp32_top1,
+        "validation_top1_before_restore": full_top1,
+        "validation_top1": final_top1,
+        "validation_drop_before_restore": fp32_top1 - full_top1,
+        "validation_drop": fp32_top1 - final_top1,
+        "quantized_layers_before_restore": len(before),
+        "quantized_layers": len(after),
+        "reverted_layers": sorted(before - after),
+        "fake_quantize_nodes": count_fake_quantize(final),
     }
-    shutil.rmtree(intermediate_dir, ignore_errors=True)
-    return BuildResult(
-        artifact=target, seconds=build_seconds, calibration_images=kwargs["subset_size"],
-        recipe_details={
-            "calibration_images_used": kwargs["subset_size"],
-            "validation_images": len(validate),
-            "validation_top1_fp32": scores["fp32"],
-            "validation_top1_int8_before_restore": scores["int8_full"],
-            "validation_top1": scores["final"],
-            "validation_drop": scores["fp32"] - scores["final"],
-            "validation_drop_before_restore": scores["fp32"] - scores["int8_full"],
-            "quantized_layers_before_restore": len(before),
-            "quantized_layers": len(after),
-            "reverted_layers": sorted(before - after),
-            "fake_quantize_nodes": count_fake_quantize(final),
-            "nncf": nncf.__version__,
-        },
-    )
-

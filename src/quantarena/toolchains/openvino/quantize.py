@@ -28,7 +28,10 @@ def nncf_dataset(images: np.ndarray) -> Any:
     """One image per item: NNCF counts ``subset_size`` in items, so items are images."""
     import nncf
 
-    return nncf.Dataset(range(len(images)), lambda i: np.ascontiguousarray(images[i : i + 1], dtype=np.float32))
+    def image(i: int) -> np.ndarray:
+        return np.ascontiguousarray(images[i : i + 1], dtype=np.float32)
+
+    return nncf.Dataset(range(len(images)), image)
 
 
 def quantize_kwargs(recipe: OvInt8, calibration_count: int) -> dict[str, Any]:

@@ -43,7 +43,7 @@ class OvInt8AccuracyControl(OvInt8):
     the calibration split is within ``max_drop``. The evaluation split is never seen."""
 
     summary: ClassVar[str] = (
-        "NNCF INT8 with accuracy control: reverts layers to FP32 until the validation drop <= max_drop"
+        "NNCF INT8 with accuracy control: layers back to FP32 until validation drop <= max_drop"
     )
 
     max_drop: float = Field(default=0.01, ge=0.0)  # 0.01 = 1 point of top-1 (absolute)

@@ -87,7 +87,25 @@ def runtime_info(compiled: Any) -> dict[str, Any]:
         "num_streams": read(props.num_streams),
         "performance_hint": str(read(hints.performance_mode)),
         "execution_mode": getattr(mode, "name", mode),
+        "compute_layer_precisions": compute_layer_precisions(compiled),
     }
+
+
+#: Layer types of the compiled (runtime) graph that carry the model's arithmetic.
+_COMPUTE_LAYERS = {"Convolution", "GroupConvolution", "Deconvolution", "FullyConnected", "MatMul"}
+
+
+def compute_layer_precisions(compiled: Any) -> dict[str, int]:
+    """How many compute layers the plugin runs in each precision, e.g. ``{"u8": 53}``: the proof
+    that INT8 layers run as integers and that nothing fell back to bf16."""
+    counts: dict[str, int] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if "layerType" not in info or info["layerType"].astype(str) not in _COMPUTE_LAYERS:
+            continue
+        precision = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "?"
+        counts[precision] = counts.get(precision, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def top1(compiled: Any, images: np.ndarray, labels: np.ndarray, batch: int = 16) -> float:
