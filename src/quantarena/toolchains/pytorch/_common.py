@@ -26,7 +26,8 @@ def captured_warnings(notes: list[str]) -> Iterator[None]:
         yield
     seen: set[str] = set()
     for record in records:
-        message = str(record.message).strip().splitlines()[0] if str(record.message).strip() else ""
+        text = str(record.message).strip()
+        message = " ".join(text.splitlines()[0].split()) if text else ""
         deprecated = issubclass(record.category, _DEPRECATION) or "deprecat" in message.lower()
         if not deprecated or not message:
             continue
@@ -91,11 +92,15 @@ def save_torchscript(module: Any, example: tuple[Any, ...], target: Path) -> str
     return how
 
 
-def load_torchscript(artifact: Path, engine: str) -> Any:
+def load_torchscript(artifact: Path, engine: str) -> tuple[Any, list[str]]:
+    """The TorchScript module on ``engine``, and deprecation notes raised while loading it."""
     import torch
 
-    set_engine(engine)
-    return torch.jit.load(str(artifact), map_location="cpu").eval()
+    notes: list[str] = []
+    with captured_warnings(notes):
+        set_engine(engine)
+        module = torch.jit.load(str(artifact), map_location="cpu").eval()
+    return module, notes
 
 
 def describe_observer(factory: Any) -> dict[str, Any]:

@@ -64,6 +64,17 @@ def _input_shape(program: Any) -> tuple[int, ...]:
 def load_compiled(artifact: Path, *, freezing: bool, quantized: bool) -> TorchModuleSession:
     """Load the exported program and compile it now, so ``load`` time includes the compile of
     batch ``LOAD_BATCH``; another batch size compiles once more on its first call."""
+
+    from quantarena.toolchains.pytorch._common import captured_warnings
+
+    notes: list[str] = []
+    with captured_warnings(notes):
+        session = _load_and_compile(artifact, freezing, quantized)
+    session.info["load_notes"] = notes
+    return session
+
+
+def _load_and_compile(artifact: Path, freezing: bool, quantized: bool) -> TorchModuleSession:
     import numpy as np
     import torch
 
@@ -82,6 +93,7 @@ def load_compiled(artifact: Path, *, freezing: bool, quantized: bool) -> TorchMo
     compiled = torch.compile(module, backend="inductor", dynamic=False)
     session = TorchModuleSession(compiled)
     batch = np.zeros((LOAD_BATCH, *_input_shape(program)), dtype=np.float32)
+    counted_before = _inductor_int8_counters()
     compile_start = time.perf_counter()
     session.run(batch)  # compiles under inference_mode, as every later run() call uses
     session.info = {
@@ -93,7 +105,8 @@ def load_compiled(artifact: Path, *, freezing: bool, quantized: bool) -> TorchMo
         "compile_seconds": round(time.perf_counter() - compile_start, 3),
     }
     if quantized:
-        session.info["int8_kernels"] = _inductor_int8_counters()
+        after = _inductor_int8_counters()
+        session.info["int8_kernels"] = {k: after[k] - counted_before[k] for k in after}
     return session
 
 

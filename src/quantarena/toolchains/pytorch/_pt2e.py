@@ -6,7 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from quantarena.models.spec import ModelBundle
+from quantarena.toolchains.base import Availability
 from quantarena.toolchains.pytorch import _inductor
+
+#: Architecture prefixes the x86 quantizer cannot annotate. torchvision's ResNet blocks add the
+#: shortcut in place (``out += identity``); with torch 2.14 / torchao 0.18 ``prepare_pt2e`` then
+#: stops with "Input partition has more than one output node".
+UNSUPPORTED_PREFIXES = ("resnet", "resnext", "wide_resnet")
+
+
+def supports(bundle: ModelBundle) -> Availability:
+    arch = bundle.torch_arch or ""
+    if arch.startswith(UNSUPPORTED_PREFIXES):
+        return Availability.no(
+            f"torchao's X86InductorQuantizer cannot annotate {arch}'s in-place residual add "
+            "(prepare_pt2e: 'Input partition has more than one output node'); "
+            "use pytorch:int8-fx or pytorch:int8-eager"
+        )
+    return Availability.yes()
 
 
 def x86_quantizer(*, is_qat: bool, reduce_range: bool) -> tuple[Any, Any]:

@@ -42,5 +42,5 @@ def build(bundle: ModelBundle, recipe: TorchDynamicInt8, calibration: ImageArray
 
 
 def load(artifact: Path, recipe: TorchDynamicInt8, threads: int) -> TorchModuleSession:
-    module = _common.load_torchscript(artifact, recipe.engine)
-    return TorchModuleSession(module, {"engine": recipe.engine, "format": "TorchScript (dynamic INT8 Linear)"})
+    module, notes = _common.load_torchscript(artifact, recipe.engine)
+    return TorchModuleSession(module, {"engine": recipe.engine, "format": "TorchScript (dynamic INT8 Linear)", "load_notes": notes})

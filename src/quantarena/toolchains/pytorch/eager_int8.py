@@ -76,5 +76,5 @@ def build(bundle: ModelBundle, recipe: TorchEagerInt8, calibration: ImageArray, 
 
 
 def load(artifact: Path, recipe: TorchEagerInt8, threads: int) -> TorchModuleSession:
-    module = _common.load_torchscript(artifact, recipe.engine)
-    return TorchModuleSession(module, {"engine": recipe.engine, "format": "TorchScript (eager-mode INT8)"})
+    module, notes = _common.load_torchscript(artifact, recipe.engine)
+    return TorchModuleSession(module, {"engine": recipe.engine, "format": "TorchScript (eager-mode INT8)", "load_notes": notes})

@@ -31,7 +31,7 @@ def build(bundle: ModelBundle, recipe: TorchFxInt8, calibration: ImageArray, wor
         mapping = get_default_qconfig_mapping(recipe.engine)
         try:
             prepared = prepare_fx(bundle.load_torch_module(), mapping, example)
-        except Exception as exc:  # noqa: BLE001 - symbolic tracing fails in many ways
+        except Exception as exc:
             raise RuntimeError(
                 f"{bundle.torch_arch} is not symbolically traceable by torch.fx "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
@@ -55,5 +55,5 @@ def build(bundle: ModelBundle, recipe: TorchFxInt8, calibration: ImageArray, wor
 
 
 def load(artifact: Path, recipe: TorchFxInt8, threads: int) -> TorchModuleSession:
-    module = _common.load_torchscript(artifact, recipe.engine)
-    return TorchModuleSession(module, {"engine": recipe.engine, "format": "TorchScript (FX INT8)"})
+    module, notes = _common.load_torchscript(artifact, recipe.engine)
+    return TorchModuleSession(module, {"engine": recipe.engine, "format": "TorchScript (FX INT8)", "load_notes": notes})

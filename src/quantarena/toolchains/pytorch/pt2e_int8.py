@@ -12,10 +12,14 @@ from pathlib import Path
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import BuildResult
+from quantarena.toolchains.base import Availability, BuildResult
 from quantarena.toolchains.pytorch import _common, _inductor, _pt2e
 from quantarena.toolchains.pytorch.fp32 import TorchModuleSession
 from quantarena.toolchains.pytorch.recipes import TorchPt2eInt8
+
+
+def supports(bundle: ModelBundle, recipe: TorchPt2eInt8) -> Availability:
+    return _pt2e.supports(bundle)
 
 
 def build(bundle: ModelBundle, recipe: TorchPt2eInt8, calibration: ImageArray, workdir: Path) -> BuildResult:

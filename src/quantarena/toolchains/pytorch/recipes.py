@@ -85,11 +85,18 @@ class TorchQatInt8(Recipe):
 
     steps: int = Field(default=60, ge=1)
     batch_size: int = Field(default=16, ge=1)
-    learning_rate: float = Field(default=1e-5, gt=0)
-    optimizer: Literal["adamw", "sgd"] = "adamw"
+    # SGD, not Adam: Adam moves every weight by about the learning rate whatever its gradient,
+    # which flips the rounding of small weights and raised the loss in our runs.
+    learning_rate: float = Field(default=1e-3, gt=0)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    momentum: float = Field(default=0.9, ge=0)
     weight_decay: float = Field(default=0.0, ge=0)
     temperature: float = Field(default=1.0, gt=0)
     horizontal_flip: bool = True  # random flips as augmentation
+    # Batch-norm scale/shift stay fixed by default: with BN folded into the conv weights during
+    # QAT, near-dead channels (tiny gamma / running std) turn their gradients into huge steps.
+    train_batchnorm: bool = False
+    max_grad_norm: float | None = Field(default=1.0, gt=0)
     freeze_observers_step: int | None = None  # None: half of ``steps``
     calibration_images: int | None = Field(default=None, ge=1)  # None: the whole split
     seed: int = 0

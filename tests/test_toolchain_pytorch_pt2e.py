@@ -1,0 +1,68 @@
+"""PyTorch 2 export paths on real images: PT2E INT8 runs real INT8 kernels under Inductor, the
+compiled FP32 baseline matches eager FP32, QAT really trains (loss down, weights moved)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from toolchain_checks import build_and_load, predictions, reference_predictions
+
+# Compiled sessions are specialized to one batch size: batch 1 is compiled during load, so the
+# checks use it rather than paying a second compile for another size.
+COMPILED_BATCH = 1
+
+
+def _agreement(session, bundle, images) -> float:  # type: ignore[no-untyped-def]
+    ours = predictions(session, images, batch=COMPILED_BATCH)
+    return float(np.mean(ours == reference_predictions(bundle, images)))
+
+
+@pytest.mark.slow
+def test_pt2e_int8_compiles_to_int8_kernels_and_agrees(
+    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+) -> None:
+    result, session = build_and_load("pytorch:int8-pt2e", mv2_bundle, calibration_images, tmp_path)
+    assert result.calibration_images == len(calibration_images)
+    assert result.artifact.suffix == ".pt2"
+    details = result.recipe_details
+    assert details["weights"]["granularity"] == "per-channel" and details["activations"]["dtype"] == "uint8"
+    info = session.info  # type: ignore[attr-defined]
+    assert info["freezing"] is True and "during load" in info["compiled"]
+    # Inductor packed every convolution's weights for oneDNN INT8 (52 in MobileNetV2).
+    assert info["int8_kernels"]["qconv_weight_prepack"] >= 52
+    # int8 weights plus the serialized graph; the replaced FP32 weights are not saved.
+    assert mv2_bundle.torch_state_path is not None
+    ratio = result.artifact.stat().st_size / mv2_bundle.torch_state_path.stat().st_size
+    assert 0.2 < ratio < 0.4, ratio
+    assert _agreement(session, mv2_bundle, evaluation_images) > 0.7
+
+
+@pytest.mark.slow
+def test_compiled_fp32_matches_eager(mv2_bundle, calibration_images, evaluation_images, tmp_path: Path) -> None:
+    result, session = build_and_load("pytorch:fp32-compiled", mv2_bundle, calibration_images, tmp_path)
+    assert result.calibration_images == 0
+    batch = np.ascontiguousarray(evaluation_images.images[:1])
+    from quantarena.toolchains.pytorch.fp32 import TorchModuleSession
+
+    eager = TorchModuleSession(mv2_bundle.load_torch_module()).run(batch)
+    np.testing.assert_allclose(session.run(batch), eager, rtol=1e-3, atol=1e-3)
+    assert _agreement(session, mv2_bundle, evaluation_images) > 0.95
+
+
+@pytest.mark.slow
+def test_qat_trains_on_calibration_images_and_converts(
+    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+) -> None:
+    options = {"steps": 8, "batch_size": 8}
+    result, session = build_and_load("pytorch:int8-qat", mv2_bundle, calibration_images, tmp_path, options)
+    details = result.recipe_details
+    assert result.calibration_images == len(calibration_images)
+    assert details["steps"] == 8 and len(details["loss_history"]) == 8
+    # The distillation loss on all training images went down, and the weights really moved.
+    assert details["loss_all_images_after"] < details["loss_all_images_before"], details
+    assert details["weights_changed_fraction"] > 0.5
+    assert details["observers_frozen_at_step"] == 4 and details["batchnorm_frozen_at_step"] == 0
+    assert session.info["int8_kernels"]["qconv_weight_prepack"] >= 52  # type: ignore[attr-defined]
+    assert _agreement(session, mv2_bundle, evaluation_images) > 0.7
