@@ -26,6 +26,7 @@ FAST = MeasureConfig(
 def small_config(sample_dir: Path, out: Path, cache: Path, **extra: object) -> RunConfig:
     settings: dict[str, object] = {
         "data": sample_dir, "out": out, "cache_dir": cache, "calibration_images": 24,
+        "variants": ["pytorch:fp32", "onnxruntime:fp32", "onnxruntime:int8"],
         "eval_images": 40, "threads": 2, "measure": FAST,
     }
     settings.update(extra)

@@ -11,7 +11,7 @@ from typing import Any, get_args, get_origin
 import yaml
 
 from quantarena import __version__
-from quantarena.config import MeasureConfig, RunConfig
+from quantarena.config import DEFAULT_VARIANTS, MeasureConfig, RunConfig
 from quantarena.errors import ConfigError, QuantarenaError
 
 # Fields set another way (variants: comma list; recipes: --recipe; measure: its own flags).
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, default=None, help="YAML file with any of these settings; flags override it")
     run.add_argument(
         "--variants", default=None,
-        help="comma-separated TOOLCHAIN:RECIPE list (default: " + ",".join(RunConfig.model_fields["variants"].default_factory()) + "); see 'quantarena list'",  # type: ignore[misc]
+        help="comma-separated TOOLCHAIN:RECIPE list (default: " + ", ".join(DEFAULT_VARIANTS) + "); see 'quantarena list'",
     )
     run.add_argument(
         "--recipe", action="append", default=[], metavar="VARIANT.KNOB=VALUE",

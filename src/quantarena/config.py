@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from quantarena.errors import ConfigError
 
 DEFAULT_DATASET = Path("../shared/datasets/imagenet-val-sample")
-DEFAULT_VARIANTS = ["pytorch:fp32", "onnxruntime:fp32", "onnxruntime:int8"]
+# One FP32 and one INT8 variant per CPU toolchain, plus TensorRT's INT8 graph checked on the CPU:
+# the whole comparison in a few minutes on two cores.
+DEFAULT_VARIANTS = [
+    "pytorch:fp32", "pytorch:int8-pt2e", "onnxruntime:fp32", "onnxruntime:int8",
+    "openvino:fp32", "openvino:int8", "tensorrt:int8-simulated",
+]
 
 
 class _Strict(BaseModel):

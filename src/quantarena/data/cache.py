@@ -87,6 +87,19 @@ def cache_split(
     return array_path
 
 
+def read_head(array_path: Path, count: int) -> np.ndarray:
+    """The first ``count`` images of a cached split, read into private memory (not mapped), so a
+    measuring worker's resident memory holds only what it timed, not pages of the whole split."""
+    with array_path.open("rb") as handle:
+        major, _ = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(handle)
+        count = min(count, shape[0])
+        per_image = int(np.prod(shape[1:]))
+        data = np.fromfile(handle, dtype=dtype, count=count * per_image)
+    return data.reshape((count, *shape[1:])).astype(np.float32, copy=False)
+
+
 def load_split(array_path: Path) -> ImageArray:
     """Memory-map a cached split (read-only)."""
     meta = json.loads(array_path.with_suffix(".json").read_text())

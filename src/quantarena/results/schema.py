@@ -121,6 +121,7 @@ class VariantResult(_Block):
     memory: Memory | None = None
     energy: dict[str, Any] | None = None
     timings: Timings | None = None
+    contention: dict[str, Any] | None = None  # CPU use by other processes while timing
     runtime: dict[str, Any] = {}
     unavailable: dict[str, str] = {}  # measurement -> why it could not be measured
     notes: list[str] = []

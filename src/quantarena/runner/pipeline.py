@@ -120,10 +120,13 @@ def _run_variant(
         predictions = Predictions.load(m["predictions_file"])
         # The reference is compared with itself (delta 0, agreement 1), so its row is complete.
         accuracy = accuracy_summary(predictions, predictions if is_reference else reference)
+    contention = m.get("contention")
+    if contention and contention.get("warning"):
+        common["notes"].append(contention["warning"])
     result = VariantResult(
         status="ok", accuracy=accuracy, latency_ms=m.get("latency_ms"), throughput=m.get("throughput", []),
         memory=m["memory"], energy=m.get("energy"), timings=m["timings"], runtime=m["runtime"],
-        unavailable=m["unavailable"],
+        unavailable=m["unavailable"], contention=contention,
         predictions_file=str(Path(m["predictions_file"]).relative_to(out)) if "predictions_file" in m else None,
         **common,
     )

@@ -58,69 +58,86 @@ def run_build(job: BuildJob) -> dict[str, Any]:
     }
 
 
-def run_measure(job: MeasureJob) -> dict[str, Any]:
+TIMING_IMAGES = 64  # distinct real images cycled through the latency and throughput passes
+
+
+def _timing_passes(session: Any, images: Any, job: MeasureJob) -> dict[str, Any]:
+    """Batch-1 latency, then throughput per batch size with energy and contention meters."""
     import numpy as np
 
-    from quantarena.data.cache import load_split
-    from quantarena.measure.accuracy import predict
+    from quantarena.measure.contention import ContentionMeter
     from quantarena.measure.energy import EnergyMeter
     from quantarena.measure.latency import measure_latency, measure_throughput
+
+    out: dict[str, Any] = {"throughput": [], "unavailable": {}}
+    contention = ContentionMeter()
+    contention.start()
+    out["latency_ms"] = measure_latency(session.run, images, job.measure).to_json()
+    energy: dict[str, Any] = {"unavailable": "no throughput pass was configured"}
+    meter = EnergyMeter()
+    for batch in job.measure.throughput_batches:
+        pool = images if len(images) >= batch else np.resize(images, (batch, *images.shape[1:]))
+        meter.start()
+        throughput = measure_throughput(session.run, [np.ascontiguousarray(pool[:batch])], job.measure)
+        # The meter's window holds the warm-up and the timed calls of this batch size.
+        energy = meter.stop(batch * (throughput.iterations + throughput.warmup_iterations))
+        energy["batch"] = batch
+        out["throughput"].append(throughput.to_json())
+    out["energy"] = energy
+    if "unavailable" in energy:
+        out["unavailable"]["energy"] = energy["unavailable"]
+    out["contention"] = contention.stop()
+    return out
+
+
+def run_measure(job: MeasureJob) -> dict[str, Any]:
+    """Load, first call, timing passes, memory snapshot, then the accuracy pass.
+
+    Memory is read before the accuracy pass on purpose: that pass streams the whole evaluation
+    split through a memory map, whose pages would otherwise count as the runtime's memory.
+    """
+    from quantarena.data.cache import load_split, read_head
+    from quantarena.measure.accuracy import predict
     from quantarena.measure.memory import peak_rss_mb, rss_mb
     from quantarena.toolchains import parse_variant
     from quantarena.toolchains.base import timing_unavailable
 
     toolchain, recipe_name = parse_variant(job.variant)
     recipe = toolchain.parse_recipe(recipe_name, job.recipe)
-    evaluation = load_split(job.evaluation)
+    images = read_head(job.evaluation, TIMING_IMAGES)
     baseline = rss_mb()
     start = time.perf_counter()
     session = toolchain.load(job.artifact, recipe, job.threads)
     load_seconds = time.perf_counter() - start
     after_load = rss_mb()
-    first = np.array(evaluation.images[:1], dtype=np.float32)
     start = time.perf_counter()
-    session.run(first)
+    session.run(images[:1])
     first_ms = (time.perf_counter() - start) * 1000.0
     out: dict[str, Any] = {
         "timings": {"load_seconds": load_seconds, "first_inference_ms": first_ms},
         "unavailable": {},
         "runtime": toolchain.runtime_info(session),
     }
-    if job.accuracy:
-        predictions = predict(session.run, evaluation, job.measure.eval_batch)
-        predictions.save(job.predictions_path)
-        out["predictions_file"] = str(job.predictions_path)
-    else:
-        out["unavailable"]["accuracy"] = job.accuracy_unavailable_reason
     no_timing = timing_unavailable(session)
     if no_timing:
+        session.run(images[: job.measure.eval_batch])  # the accuracy pass's batch shape, for memory
         for key in ("latency", "throughput", "energy"):
             out["unavailable"][key] = no_timing
     else:
-        images = np.asarray(evaluation.images[:64], dtype=np.float32)
-        out["latency_ms"] = measure_latency(session.run, images, job.measure).to_json()
-        out["throughput"] = []
-        energy: dict[str, Any] = {"unavailable": "no throughput pass was configured"}
-        meter = EnergyMeter()
-        for batch in job.measure.throughput_batches:
-            pool = np.asarray(evaluation.images[: max(batch, 1)], dtype=np.float32)
-            if len(pool) < batch:  # fewer evaluation images than one batch: repeat them
-                pool = np.resize(pool, (batch, *pool.shape[1:]))
-            batches = [np.ascontiguousarray(pool[:batch])]
-            meter.start()
-            throughput = measure_throughput(session.run, batches, job.measure)
-            # The meter's window holds the warm-up and the timed calls of this batch size.
-            energy = meter.stop(batch * (throughput.iterations + throughput.warmup_iterations))
-            energy["batch"] = batch
-            out["throughput"].append(throughput.to_json())
-        out["energy"] = energy
-        if "unavailable" in energy:
-            out["unavailable"]["energy"] = energy["unavailable"]
+        timed = _timing_passes(session, images, job)
+        out["unavailable"].update(timed.pop("unavailable"))
+        out.update(timed)
     peak = peak_rss_mb()
     out["memory"] = {
         "peak_rss_mb": peak, "baseline_rss_mb": baseline, "after_load_rss_mb": after_load,
         "load_increase_mb": after_load - baseline, "inference_increase_mb": max(0.0, peak - after_load),
     }
+    if job.accuracy:
+        predictions = predict(session.run, load_split(job.evaluation), job.measure.eval_batch)
+        predictions.save(job.predictions_path)
+        out["predictions_file"] = str(job.predictions_path)
+    else:
+        out["unavailable"]["accuracy"] = job.accuracy_unavailable_reason
     return out
 
 
