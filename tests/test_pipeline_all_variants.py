@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_pipeline import FAST
 
 from quantarena.config import RunConfig
 from quantarena.results.io import load_results
 from quantarena.runner import pipeline
-from test_pipeline import FAST
 
 pytestmark = pytest.mark.slow
 

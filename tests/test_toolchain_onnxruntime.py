@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-
 from toolchain_checks import build_and_load, predictions, reference_predictions
 
 
