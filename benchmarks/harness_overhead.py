@@ -80,7 +80,7 @@ def child(variant: str, recipe: dict[str, Any], artifact: str, evaluation: str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="a quantarena run folder")
+    parser.add_argument("--run", type=Path, help="a quantarena run folder")
     parser.add_argument("--variants", default=None, help="comma-separated subset (default: every ok variant)")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds per timing block")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
@@ -89,6 +89,8 @@ def main() -> None:
         variant, recipe, artifact, evaluation, threads, seconds = args.child
         child(variant, json.loads(recipe), artifact, evaluation, int(threads), float(seconds))
         return
+    if args.run is None:
+        parser.error("--run is required")
 
     from quantarena.results.io import load_results
     from quantarena.runner.isolate import worker_env
@@ -99,7 +101,7 @@ def main() -> None:
     threads = int(results.config["threads"])
     print(f"{'variant':<28} {'raw p50 ms':>11} {'harness p50 ms':>15} {'ratio':>7}")
     for v in results.variants:
-        if v.status != "ok" or v.artifact is None or (wanted and v.name not in wanted):
+        if v.status != "ok" or v.latency_ms is None or (wanted and v.name not in wanted):
             continue
         job = json.loads((args.run / "logs" / f"{variant_slug(v.name)}.measure.job.json").read_text())
         command = [sys.executable, __file__, "--child", v.name, json.dumps(job["recipe"]), job["artifact"],

@@ -79,3 +79,15 @@ def test_throughput_counts_images_per_second() -> None:
     assert result.batch == 8
     assert 8 / 0.02 < result.images_per_s < 8 / 0.004
     assert result.images_per_s_ci95[0] <= result.images_per_s <= result.images_per_s_ci95[1]
+
+
+def test_drift_shows_a_machine_that_slowed_down_mid_window() -> None:
+    calls = {"n": 0}
+
+    def slowing(_: np.ndarray) -> None:
+        calls["n"] += 1
+        time.sleep(0.002 if calls["n"] < 60 else 0.004)
+
+    config = MeasureConfig(latency_min_iterations=80, latency_min_seconds=0, latency_max_seconds=0.5, latency_target_ci=0.0001, warmup_max_seconds=0.05)
+    stats = measure_latency(slowing, np.zeros((2, 1), np.float32), config)
+    assert stats.drift_pct > 40

@@ -124,3 +124,18 @@ def test_user_onnx_model_runs_and_pytorch_is_unavailable(sample_dir: Path, tmp_p
     assert "ONNX file" in results.variant("pytorch:fp32").reason
     assert results.variant("onnxruntime:fp32").status == "ok"
     assert results.variant("onnxruntime:fp32").accuracy.top1 > 0.5
+
+
+def test_repeats_measure_in_several_processes_and_report_the_spread(sample_dir: Path, tmp_path: Path, cache_dir: Path) -> None:
+    from quantarena.report.table import markdown_table
+
+    measure = FAST.model_copy(update={"repeats": 3, "throughput_batches": [4]})
+    config = small_config(sample_dir, tmp_path, cache_dir, variants=["onnxruntime:int8"], measure=measure)
+    pipeline.run_benchmark(config, log=lambda _: None)
+    results = load_results(tmp_path)
+    latency = results.variant("onnxruntime:int8").latency_ms
+    assert len(latency.p50_runs) == 3
+    assert latency.p50 == sorted(latency.p50_runs)[1]
+    assert latency.p50_between_runs == {"low": min(latency.p50_runs), "high": max(latency.p50_runs), "coverage": 0.75}
+    assert "]×3" in markdown_table(results)
+    assert len(list((tmp_path / "logs").glob("onnxruntime_int8.measure-*.outcome.json"))) == 2

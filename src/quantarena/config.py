@@ -32,6 +32,10 @@ class MeasureConfig(_Strict):
     """How long and how hard each variant is measured."""
 
     eval_batch: int = Field(32, ge=1, description="batch size of the accuracy pass")
+    repeats: int = Field(
+        1, ge=1, le=20,
+        description="fresh measuring processes per variant; above 1 the results also show the spread between them",
+    )
     latency_min_iterations: int = Field(50, ge=5, description="batch-1 runs at least this many times")
     latency_min_seconds: float = Field(3.0, ge=0, description="... and for at least this long")
     latency_max_seconds: float = Field(20.0, gt=0, description="time cap of the batch-1 pass")

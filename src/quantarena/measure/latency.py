@@ -75,12 +75,23 @@ class LatencyStats:
     warmup_stable: bool
     #: the 0th, 1st, ..., 100th percentiles: the whole distribution in 101 numbers (box/violin plots)
     quantiles: tuple[float, ...] = ()
+    #: median of the second half of the calls vs the first half, in percent: machine drift that a
+    #: within-window CI cannot show
+    drift_pct: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["p50_ci95"] = list(self.p50_ci95)
         data["quantiles"] = list(self.quantiles)
         return data
+
+
+def _drift_pct(ms: np.ndarray) -> float:
+    half = len(ms) // 2
+    if half < 5:
+        return 0.0
+    first, second = float(np.median(ms[:half])), float(np.median(ms[half:]))
+    return (second - first) / first * 100.0 if first > 0 else 0.0
 
 
 def _summarize(times_s: list[float], batch: int, seconds: float, reason: str, warm: Warmup) -> LatencyStats:
@@ -94,6 +105,7 @@ def _summarize(times_s: list[float], batch: int, seconds: float, reason: str, wa
         min=float(ms.min()), p25=p25, p50=p50, p75=p75, p90=p90, p99=p99, max=float(ms.max()),
         cv=std / mean if mean else 0.0, p50_ci95=median_ci(ms), stop_reason=reason,
         warmup_iterations=warm.iterations, warmup_stable=warm.stable, quantiles=quantiles,
+        drift_pct=_drift_pct(ms),
     )
 
 

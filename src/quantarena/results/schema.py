@@ -81,6 +81,9 @@ class Latency(_Block):
     p25: float | None = None
     p75: float | None = None
     quantiles: list[float] = []  # percentiles 0..100 of the per-call latency
+    drift_pct: float | None = None  # median of the 2nd half of the calls vs the 1st, percent
+    p50_runs: list[float] = []  # with measure.repeats > 1: each measuring process's median
+    p50_between_runs: dict[str, Any] | None = None  # {low, high, coverage}: CI of the run medians
 
 
 class Throughput(_Block):
