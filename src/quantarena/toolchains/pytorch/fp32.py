@@ -24,7 +24,9 @@ class TorchModuleSession:
         import torch
 
         with torch.inference_mode():
-            return self.module(torch.from_numpy(np.ascontiguousarray(batch))).numpy()  # type: ignore[no-any-return]
+            # np.require copies only arrays that are read-only or not C-contiguous (torch needs both).
+            tensor = torch.from_numpy(np.require(batch, dtype=np.float32, requirements=["C", "W"]))
+            return self.module(tensor).numpy()  # type: ignore[no-any-return]
 
 
 def build(bundle: ModelBundle, recipe: Recipe, calibration: ImageArray, workdir: Path) -> BuildResult:
