@@ -15,11 +15,13 @@ def quantarena(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
     return subprocess.run([sys.executable, "-m", "quantarena", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
-def test_import_and_help_load_no_runtime() -> None:
+def test_import_and_help_load_no_runtime_or_plotting_library() -> None:
     code = (
-        "import sys, quantarena, quantarena.cli\n"
+        "import sys, quantarena, quantarena.cli, quantarena.report.html, quantarena.report.compare, "
+        "quantarena.report.charts_png, quantarena.report.markdown, quantarena.toolchains\n"
+        "quantarena.toolchains.all_variants()\n"
         "try:\n    quantarena.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'onnxruntime', 'openvino', 'tensorrt', 'nncf') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'openvino', 'tensorrt', 'nncf', 'modelopt', 'plotly', 'matplotlib') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout

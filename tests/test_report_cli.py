@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,14 +44,3 @@ def test_markdown_charts_fall_back_without_accuracy(tmp_path: Path) -> None:
     text = write_markdown(make_report_results(accuracy=False), tmp_path).read_text()
     assert "](charts/latency_p50.png)" in text and "](charts/size.png)" in text
     assert "accuracy_vs_latency" not in text
-
-
-def test_import_and_help_load_no_plotting_library() -> None:
-    code = (
-        "import sys, quantarena, quantarena.cli, quantarena.report.html, quantarena.report.compare, "
-        "quantarena.report.charts_png, quantarena.report.markdown\n"
-        "try:\n    quantarena.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print('LOADED', [m for m in ('plotly', 'matplotlib') if m in sys.modules])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
-    assert "LOADED []" in out
