@@ -106,7 +106,7 @@ def main() -> None:
         job = json.loads((args.run / "logs" / f"{variant_slug(v.name)}.measure.job.json").read_text())
         command = [sys.executable, __file__, "--child", v.name, json.dumps(job["recipe"]), job["artifact"],
                    job["evaluation"], str(threads), str(args.seconds)]
-        out = subprocess.run(command, capture_output=True, text=True, env=worker_env(threads, results.config.get("pin_cpus")))
+        out = subprocess.run(command, capture_output=True, text=True, env=worker_env(threads, results.config.get("pin_cpus"), results.config.get("malloc", "system")))
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode != 0 or not lines:
             print(f"{v.name:<28} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")

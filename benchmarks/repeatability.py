@@ -36,7 +36,8 @@ def main() -> None:
                                      "predictions_path": scratch / f"{slug}.npz"})
         medians, cis = [], []
         for attempt in (1, 2):
-            outcome = run_isolated(job, scratch, f"{slug}.{attempt}", threads, pins, 900)
+            outcome = run_isolated(job, scratch, f"{slug}.{attempt}", threads, pins, 900,
+                                   results.config.get("malloc", "system"))
             if outcome.status != "ok":
                 print(f"{v.name:<28} failed: {outcome.reason}")
                 break

@@ -39,6 +39,13 @@ def test_worker_env_sets_every_thread_variable() -> None:
     env = worker_env(3, [0, 1])
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "3"
     assert env["QUANTARENA_PIN_CPUS"] == "0,1"
+    assert env["MALLOC_MMAP_THRESHOLD_"] == env["MALLOC_TRIM_THRESHOLD_"] == "1000000000"
+
+
+def test_system_malloc_leaves_glibc_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "5")
+    env = worker_env(1, None, "system")
+    assert "MALLOC_MMAP_THRESHOLD_" not in env and "MALLOC_TRIM_THRESHOLD_" not in env
 
 
 def test_exit_descriptions(tmp_path: Path) -> None:

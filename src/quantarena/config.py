@@ -78,6 +78,11 @@ class RunConfig(_Strict):
     seed: int = Field(0, description="seed of the split and of random weights")
     threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="intra-op threads of every runtime")
     pin_cpus: list[int] | None = Field(None, description="CPU ids every worker is pinned to")
+    malloc: Literal["steady", "system"] = Field(
+        "steady",
+        description="glibc allocator of every worker: 'steady' fixes its mmap/trim thresholds "
+        "(no page faults per call on large buffers, no history-dependent speed); 'system' keeps glibc's defaults",
+    )
     out: Path | None = Field(None, description="output folder (default runs/MODEL-TIMESTAMP)")
     cache_dir: Path = Field(Path("~/.cache/quantarena"), description="preprocessed-image cache")
     on_bad_image: Literal["error", "skip"] = Field("error", description="a corrupt image stops the run, or is skipped and listed")

@@ -58,7 +58,7 @@ def _prepare_bundle(config: RunConfig, out: Path, log: Log) -> ModelBundle:
         model=config.model, weights=config.weights, workdir=out / "fp32", seed=config.seed,
         input_size=config.input_size, resize=config.resize, mean=config.mean, std=config.std,
     )
-    outcome = run_isolated(job, out / "logs", "prepare", config.threads, config.pin_cpus, config.build_timeout)
+    outcome = run_isolated(job, out / "logs", "prepare", config.threads, config.pin_cpus, config.build_timeout, config.malloc)
     if outcome.status != "ok":
         raise ModelError(outcome.reason or "model preparation failed")
     return ModelBundle.load(Path(outcome.result["bundle"]))
@@ -86,7 +86,7 @@ def _run_variant(
     build = run_isolated(
         BuildJob(variant=p.name, recipe=p.options, bundle=out / "fp32" / "bundle.json",
                  calibration=calibration, workdir=workdir),
-        out / "logs", f"{p.slug}.build", config.threads, config.pin_cpus, config.build_timeout,
+        out / "logs", f"{p.slug}.build", config.threads, config.pin_cpus, config.build_timeout, config.malloc,
     )
     if build.status != "ok":
         log(f"  {p.name}: build {build.status}: {build.reason}")
@@ -101,7 +101,7 @@ def _run_variant(
             accuracy_unavailable_reason="random weights (--weights none): accuracy would be meaningless",
             predictions_path=workdir / "predictions.npz",
         ),
-        out / "logs", f"{p.slug}.measure", config.threads, config.pin_cpus, config.measure_timeout,
+        out / "logs", f"{p.slug}.measure", config.threads, config.pin_cpus, config.measure_timeout, config.malloc,
     )
     common: dict[str, Any] = {
         "name": p.name, "toolchain": p.toolchain.name, "precision": p.recipe.precision, "recipe": recipe,
@@ -164,7 +164,7 @@ def _repeat_timings(
                 threads=config.threads, measure=config.measure, accuracy=False,
                 accuracy_unavailable_reason="timing repeat", predictions_path=out / "unused.npz",
             ),
-            out / "logs", f"{p.slug}.measure-{index}", config.threads, config.pin_cpus, config.measure_timeout,
+            out / "logs", f"{p.slug}.measure-{index}", config.threads, config.pin_cpus, config.measure_timeout, config.malloc,
         )
         if outcome.status == "ok" and "latency_ms" in outcome.result:
             runs.append(outcome.result)
