@@ -8,15 +8,13 @@ drift between runs; ratios within a run are what to compare).
     python benchmarks/pytorch_pt2e_speedup.py [--images DIR] [--threads N] [--seconds S]
 
 Latency uses ``quantarena.measure.latency.measure_latency`` (warm-up until stable, then until the
-median's CI is tight), or a simple loop (warm-up, then at least ``--min-iterations`` calls and
-``--seconds`` seconds, median) where that module is not installed.
+median's CI is tight), the same timer ``quantarena run`` uses.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,26 +26,11 @@ DEFAULT_IMAGES = REPO.parent / "shared" / "datasets" / "imagenet-val-sample"
 VARIANTS = ("pytorch:fp32", "pytorch:fp32-compiled", "pytorch:int8-pt2e")
 
 
-def simple_latency(run: Callable[[Any], Any], batch: Any, seconds: float, min_iterations: int) -> dict[str, float]:
-    """Fallback timer: 5 warm-up calls, then iterate until both minimums are reached."""
-    for _ in range(5):
-        run(batch)
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_iterations or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        run(batch)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return {"p50": statistics.median(times), "iterations": len(times), "min": min(times)}
-
-
 def measure(run: Callable[[Any], Any], images: Any, seconds: float, min_iterations: int) -> tuple[dict[str, float], str]:
-    """Batch-1 latency over the real images, with quantarena's own timer when it is installed."""
-    try:
-        from quantarena.config import MeasureConfig
-        from quantarena.measure.latency import measure_latency
-    except ImportError:
-        return simple_latency(run, images[:1], seconds, min_iterations), "simple loop (quantarena.measure not available)"
+    """Batch-1 latency over the real images, with quantarena's own timer."""
+    from quantarena.config import MeasureConfig
+    from quantarena.measure.latency import measure_latency
+
     config = MeasureConfig(
         latency_min_iterations=min_iterations, latency_min_seconds=seconds,
         latency_max_seconds=max(seconds * 4, 20.0),

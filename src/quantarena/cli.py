@@ -140,11 +140,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             recipes.setdefault(variant, {})[knob] = value
         overrides["recipes"] = recipes
     config = load_config(args.config, overrides)
-    if args.config is not None and "recipes" in overrides:
-        merged = load_config(args.config, {}).recipes
-        for variant, knobs in overrides["recipes"].items():
-            merged.setdefault(variant, {}).update(knobs)
-        config = config.model_copy(update={"recipes": merged})
     results = run_benchmark(config, log=lambda line: print(line, flush=True))
     out = Path(results.config["out"])
     write_markdown(results, out)

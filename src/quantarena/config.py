@@ -121,10 +121,16 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of settings")
         data.update(loaded)
+    overrides = dict(overrides)
     measure = dict(data.pop("measure", {}) or {})
     measure.update(overrides.pop("measure", {}) or {})
+    # Recipe knobs merge per variant: a flag changes one knob, not the file's whole recipe.
+    recipes = {k: dict(v or {}) for k, v in (data.pop("recipes", {}) or {}).items()}
+    for variant, knobs in (overrides.pop("recipes", {}) or {}).items():
+        recipes.setdefault(variant, {}).update(knobs)
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["measure"] = measure
+    data["recipes"] = recipes
     try:
         return RunConfig(**data)
     except ValidationError as exc:
