@@ -1,14 +1,14 @@
-"""Statistics that say how sure a number is: percentiles, order-statistic CIs of the median,
+"""Statistics that say how sure a number is: order-statistic CIs of the median, the CI of a mean,
 paired bootstrap and exact McNemar for accuracy differences. NumPy and the standard library only."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
-Z95 = 1.959963984540054
+Z95 = NormalDist().inv_cdf(0.975)
 
 
 def median_ci(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -21,27 +21,17 @@ def median_ci(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, flo
     n = len(values)
     if n == 0:
         return (math.nan, math.nan)
-    z = Z95 if confidence == 0.95 else _z(confidence)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     half = z * math.sqrt(n) / 2.0
     lo = max(0, int(math.floor(n / 2.0 - half)) - 1)
     hi = min(n - 1, int(math.ceil(n / 2.0 + half)))
     return float(values[lo]), float(values[hi])
 
 
-def _z(confidence: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
-
-
-def mean_ci(samples: np.ndarray) -> tuple[float, float]:
-    """Normal-approximation 95% CI of the mean."""
-    values = np.asarray(samples, dtype=np.float64)
-    if len(values) < 2:
-        m = float(values.mean()) if len(values) else math.nan
-        return (m, m)
-    half = Z95 * float(values.std(ddof=1)) / math.sqrt(len(values))
-    return float(values.mean() - half), float(values.mean() + half)
+def mean_ci(mean: float, std: float, n: int) -> tuple[float, float]:
+    """Normal-approximation 95% CI of a mean from its sample mean, standard deviation and count."""
+    half = Z95 * std / math.sqrt(max(1, n))
+    return mean - half, mean + half
 
 
 def mcnemar_exact_p(b: int, c: int) -> float:
@@ -55,35 +45,9 @@ def mcnemar_exact_p(b: int, c: int) -> float:
     return float(min(1.0, 2.0 * tail))
 
 
-@dataclass(frozen=True)
-class PairedComparison:
-    """Variant vs reference on the same images (both as correct/incorrect per image)."""
-
-    images: int
-    delta_pp: float  # top-1 change in percentage points (variant - reference)
-    ci95_pp: tuple[float, float]
-    p_value: float  # exact McNemar
-    gained: int  # images the variant gets right and the reference wrong
-    lost: int  # images the reference gets right and the variant wrong
-    significant: bool  # CI excludes zero and p < 0.05
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "images": self.images, "delta_pp": self.delta_pp, "ci95_pp": list(self.ci95_pp),
-            "mcnemar_p": self.p_value, "gained": self.gained, "lost": self.lost,
-            "significant": self.significant,
-        }
-
-
-def paired_comparison(
-    correct: np.ndarray, reference_correct: np.ndarray, resamples: int = 10000, seed: int = 0
-) -> PairedComparison:
-    """Paired bootstrap CI of the top-1 difference plus the exact McNemar test."""
-    a = np.asarray(correct, dtype=bool)
-    r = np.asarray(reference_correct, dtype=bool)
-    if a.shape != r.shape or a.ndim != 1 or len(a) == 0:
-        raise ValueError("paired comparison needs two equal-length, non-empty per-image vectors")
-    diff = a.astype(np.int8) - r.astype(np.int8)
+def bootstrap_ci_pp(diff: np.ndarray, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
+    """95% paired-bootstrap CI, in percentage points, of the mean of per-image differences
+    (each -1, 0 or +1: variant right/wrong minus reference right/wrong)."""
     n = len(diff)
     rng = np.random.default_rng(seed)
     # Resample in chunks: memory stays small for large evaluation sets.
@@ -94,9 +58,4 @@ def paired_comparison(
         means.append(diff[idx].mean(axis=1))
     boot = np.concatenate(means) * 100.0
     lo, hi = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
-    gained = int(np.sum(a & ~r))
-    lost = int(np.sum(~a & r))
-    p = mcnemar_exact_p(gained, lost)
-    delta = float(diff.mean() * 100.0)
-    significant = bool(p < 0.05 and not (lo <= 0.0 <= hi))
-    return PairedComparison(n, delta, (lo, hi), p, gained, lost, significant)
+    return lo, hi

@@ -1,4 +1,5 @@
-"""The environment fingerprint written into every results file, so two runs compare knowingly."""
+"""The environment fingerprint written into every results file, so two runs compare knowingly:
+typed, so every report reads the same fields the same way."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
 import psutil
+from pydantic import BaseModel, ConfigDict
 
 # CPU features that decide INT8/BF16 speed on x86.
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
@@ -19,7 +19,61 @@ CORE_PACKAGES = ("numpy", "pillow", "pydantic")
 BUSY_PERCENT = 20.0  # CPU use by others above this, just before measuring, earns a warning
 
 
-def cpu_info() -> dict[str, Any]:
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Cpu(_Block):
+    model: str = "?"
+    arch: str = "?"
+    isa: dict[str, bool] = {}
+    logical_cores: int | None = None
+    physical_cores: int | None = None
+
+    def isa_text(self) -> str:
+        return ", ".join(flag for flag, on in self.isa.items() if on) or "none detected"
+
+
+class Gpu(_Block):
+    name: str
+    driver: str = "?"
+    memory: str = "?"
+
+
+class Load(_Block):
+    """CPU use by other processes just before measuring."""
+
+    cpu_percent: float = 0.0
+    loadavg_1m: float = 0.0
+    warning: str | None = None
+
+
+class Environment(_Block):
+    cpu: Cpu = Cpu()
+    threads: int | None = None
+    pin_cpus: list[int] | None = None
+    memory_gb: float | None = None
+    os: str = "?"
+    python: str = "?"
+    quantarena: str = "?"
+    packages: dict[str, str | None] = {}
+    gpu: list[Gpu] | None = None
+    load_before: Load | None = None
+
+    def summary(self) -> str:
+        """One line naming the machine, for report headers."""
+        cpu = self.cpu
+        return (
+            f"{cpu.model} ({cpu.logical_cores or '?'} logical cores; ISA: {cpu.isa_text()}), "
+            f"{self.threads} threads, {self.memory_gb} GB, {self.os}, Python {self.python}"
+        )
+
+    @property
+    def load_warning(self) -> str | None:
+        return self.load_before.warning if self.load_before else None
+
+
+def cpu_info() -> Cpu:
     model = platform.processor() or platform.machine()
     flags: set[str] = set()
     cpuinfo = Path("/proc/cpuinfo")
@@ -30,16 +84,16 @@ def cpu_info() -> dict[str, Any]:
                 model = value.strip()
             elif key.strip() in ("flags", "Features") and not flags:
                 flags = set(value.split())
-    return {
-        "model": model,
-        "arch": platform.machine(),
-        "isa": {flag: flag in flags for flag in ISA_FLAGS},
-        "logical_cores": psutil.cpu_count(logical=True),
-        "physical_cores": psutil.cpu_count(logical=False),
-    }
+    return Cpu(
+        model=model,
+        arch=platform.machine(),
+        isa={flag: flag in flags for flag in ISA_FLAGS},
+        logical_cores=psutil.cpu_count(logical=True),
+        physical_cores=psutil.cpu_count(logical=False),
+    )
 
 
-def gpu_info() -> list[dict[str, str]] | None:
+def gpu_info() -> list[Gpu] | None:
     if shutil.which("nvidia-smi") is None:
         return None
     try:
@@ -52,7 +106,7 @@ def gpu_info() -> list[dict[str, str]] | None:
     gpus = []
     for line in out.strip().splitlines():
         name, driver, memory = (part.strip() for part in line.split(","))
-        gpus.append({"name": name, "driver": driver, "memory": memory})
+        gpus.append(Gpu(name=name, driver=driver, memory=memory))
     return gpus or None
 
 
@@ -66,7 +120,7 @@ def package_versions(names: list[str]) -> dict[str, str | None]:
     return versions
 
 
-def competing_load(threads: int) -> dict[str, Any]:
+def competing_load() -> Load:
     """Other processes using the CPU while we measure skew every number: record, and warn."""
     # A one-second sample of current use decides; the load average is recorded as context only
     # (it decays over minutes, so it still shows work that has already finished).
@@ -76,21 +130,21 @@ def competing_load(threads: int) -> dict[str, Any]:
     note = None
     if busy > BUSY_PERCENT:
         note = f"the machine was busy before measuring (CPU {busy:.0f}% used by other processes on {cores} cores)"
-    return {"cpu_percent": busy, "loadavg_1m": load1, "warning": note}
+    return Load(cpu_percent=busy, loadavg_1m=load1, warning=note)
 
 
-def fingerprint(threads: int, pin_cpus: list[int] | None, toolchain_packages: list[str]) -> dict[str, Any]:
+def fingerprint(threads: int, pin_cpus: list[int] | None, toolchain_packages: list[str]) -> Environment:
     from quantarena import __version__
 
-    return {
-        "cpu": cpu_info(),
-        "threads": threads,
-        "pin_cpus": pin_cpus,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": sys.version.split()[0],
-        "quantarena": __version__,
-        "packages": package_versions([*CORE_PACKAGES, *toolchain_packages]),
-        "gpu": gpu_info(),
-        "load_before": competing_load(threads),
-    }
+    return Environment(
+        cpu=cpu_info(),
+        threads=threads,
+        pin_cpus=pin_cpus,
+        memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
+        os=f"{platform.system()} {platform.release()}",
+        python=sys.version.split()[0],
+        quantarena=__version__,
+        packages=package_versions([*CORE_PACKAGES, *toolchain_packages]),
+        gpu=gpu_info(),
+        load_before=competing_load(),
+    )

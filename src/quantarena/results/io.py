@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from quantarena.errors import ResultsError
+from quantarena.results.migrate import migrate
 from quantarena.results.schema import SCHEMA_VERSION, Results
 
 RESULTS_FILE = "results.json"
@@ -30,9 +31,9 @@ def load_results(run_dir_or_file: Path) -> Results:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path} is not valid JSON: {exc}") from exc
-    version = str(data.get("schema_version", ""))
-    if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-        raise ResultsError(f"{path} has schema version {version!r}; this quantarena reads {SCHEMA_VERSION}")
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path} does not hold a results object")
+    data = migrate(data, int(SCHEMA_VERSION.split(".")[0]), str(path))
     try:
         return Results.model_validate(data)
     except ValidationError as exc:

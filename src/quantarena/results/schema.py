@@ -1,26 +1,39 @@
 """The results file: quantarena's contract with its users. Versioned; every key documented in
-docs/results-schema.md. Bump ``SCHEMA_VERSION`` (major) on any incompatible change."""
+docs/results-schema.md. Bump ``SCHEMA_VERSION`` (major) on an incompatible change and teach
+``results.migrate`` to read the old one.
+
+A variant's row is its identity, what was asked (``recipe``), what the build did (``build``, with
+the recipe's typed ``facts``), and its ``Measurements``: one typed object per measurement, or the
+reason in ``unavailable``.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from quantarena.results.environment import Environment
+from quantarena.results.measurements import (
+    Accuracy,
+    Block,
+    Contention,
+    CpuTime,
+    Energy,
+    Latency,
+    Memory,
+    Throughput,
+    Timings,
+)
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 Status = Literal["ok", "failed", "unavailable"]
 
 
-class _Block(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class Tool(_Block):
+class Tool(Block):
     name: str = "quantarena"
     version: str
 
 
-class ModelInfo(_Block):
+class ModelInfo(Block):
     name: str
     source: str
     weights: str
@@ -30,7 +43,7 @@ class ModelInfo(_Block):
     notes: list[str] = []
 
 
-class DatasetInfo(_Block):
+class DatasetInfo(Block):
     name: str
     root: str
     layout: str
@@ -42,102 +55,65 @@ class DatasetInfo(_Block):
     skipped_images: list[str] = []
 
 
-class Artifact(_Block):
+class Artifact(Block):
     path: str
     size_mb: float
     files: list[str]
 
 
-class Build(_Block):
+class Build(Block):
+    """What the build did: its time, the calibration images it really used, and the facts it
+    decided or measured (typed per recipe when written; a plain mapping when read back)."""
+
     seconds: float
     calibration_images: int
+    facts: dict[str, Any] = {}
 
 
-class Accuracy(_Block):
-    images: int
-    top1: float
-    top5: float
-    top1_delta_pp: float | None = None
-    agreement_top1: float | None = None
-    vs_reference: dict[str, Any] | None = None
+class Measurements(Block):
+    """Everything a measuring worker reports. ``unavailable`` maps a measurement key (``latency``,
+    ``throughput``, ``energy``, ``accuracy`` ...) to why it could not be measured."""
+
+    timings: Timings | None = None
+    latency_ms: Latency | None = None
+    throughput: list[Throughput] = []
+    energy: Energy | None = None
+    cpu_time: CpuTime | None = None
+    contention: Contention | None = None
+    memory: Memory | None = None
+    accuracy: Accuracy | None = None
+    runtime: dict[str, Any] = {}
+    unavailable: dict[str, str] = {}
+    notes: list[str] = []
+    predictions_file: str | None = None
+
+    def measurement_notes(self) -> list[str]:
+        """The notes every measurement asks for (drift, contention ...), in measuring order."""
+        blocks: list[Block | None] = [self.timings, self.latency_ms, *self.throughput, self.energy,
+                                      self.cpu_time, self.contention, self.memory, self.accuracy]
+        return [note for block in blocks if block is not None for note in block.notes()]
 
 
-class Latency(_Block):
-    batch: int
-    iterations: int
-    seconds: float
-    mean: float
-    std: float
-    min: float
-    p50: float
-    p90: float
-    p99: float
-    max: float
-    cv: float
-    p50_ci95: list[float]
-    stop_reason: str
-    warmup_iterations: int
-    warmup_stable: bool
-    p25: float | None = None
-    p75: float | None = None
-    quantiles: list[float] = []  # percentiles 0..100 of the per-call latency
-    drift_pct: float | None = None  # median of the 2nd half of the calls vs the 1st, percent
-    p50_runs: list[float] = []  # with measure.repeats > 1: each measuring process's median
-    p50_between_runs: dict[str, Any] | None = None  # {low, high, coverage}: CI of the run medians
-
-
-class Throughput(_Block):
-    batch: int
-    images_per_s: float
-    images_per_s_ci95: list[float]
-    iterations: int
-    batch_latency_ms_p50: float
-    stop_reason: str
-    warmup_iterations: int = 0
-
-
-class Memory(_Block):
-    peak_rss_mb: float
-    baseline_rss_mb: float | None = None
-    after_load_rss_mb: float | None = None
-    load_increase_mb: float | None = None
-    inference_increase_mb: float | None = None
-
-
-class Timings(_Block):
-    load_seconds: float
-    first_inference_ms: float
-
-
-class VariantResult(_Block):
+class VariantResult(Measurements):
     name: str
     toolchain: str
     precision: str
-    recipe: dict[str, Any] = {}
+    recipe: dict[str, Any] = {}  # what was asked: every knob, resolved
     status: Status
     reason: str | None = None
     artifact: Artifact | None = None
     build: Build | None = None
-    accuracy: Accuracy | None = None
-    latency_ms: Latency | None = None
-    throughput: list[Throughput] = []
-    memory: Memory | None = None
-    energy: dict[str, Any] | None = None
-    timings: Timings | None = None
-    contention: dict[str, Any] | None = None  # CPU use by other processes while timing
-    runtime: dict[str, Any] = {}
-    unavailable: dict[str, str] = {}  # measurement -> why it could not be measured
-    notes: list[str] = []
-    predictions_file: str | None = None
+    #: the FP32 variant of the same toolchain in this run that speedups are measured against
+    baseline: str | None = None
 
 
-class Results(_Block):
+class Results(Block):
     schema_version: str = SCHEMA_VERSION
     tool: Tool
     started_at: str
     finished_at: str | None = None
     config: dict[str, Any]
-    environment: dict[str, Any]
+    environment: Environment
     model: ModelInfo
     dataset: DatasetInfo
     reference: str | None = None
