@@ -13,7 +13,7 @@ STAMP := $(VENV)/.deps-$(DEPS_HASH)
 DEMO_OUT ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv install browser clean
+.PHONY: demo test lint venv install browser clean
 
 venv: $(STAMP)
 
@@ -40,7 +40,12 @@ browser:
 demo: install
 	$(VENV)/bin/quantarena run --out $(DEMO_OUT)
 
-test: install browser
+# Lint and types are part of the tests: a change that breaks either fails `make test` (and CI).
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

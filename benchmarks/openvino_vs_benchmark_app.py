@@ -45,8 +45,22 @@ def run_benchmark_app(xml: Path, seconds: int, config: Path, *, static: bool) ->
     ``-load_config`` because benchmark_app refuses ``-nthreads``/``-nstreams`` with a hint."""
     shape = ["-shape", SHAPE] if static else ["-data_shape", SHAPE]
     command = [
-        *benchmark_app(), "-m", str(xml), "-d", "CPU", "-hint", "latency", "-api", "sync",
-        "-load_config", str(config), "-inference_only", "true", "-t", str(seconds), *shape,
+        *benchmark_app(),
+        "-m",
+        str(xml),
+        "-d",
+        "CPU",
+        "-hint",
+        "latency",
+        "-api",
+        "sync",
+        "-load_config",
+        str(config),
+        "-inference_only",
+        "true",
+        "-t",
+        str(seconds),
+        *shape,
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     found = MEDIAN.search(out.stdout)
@@ -59,8 +73,18 @@ def run_benchmark_app(xml: Path, seconds: int, config: Path, *, static: bool) ->
 def run_quantarena(xml: Path, recipe: str, threads: int, images: Path) -> float:
     """quantarena's batch-1 median (ms), measured in a fresh process as the runner would."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    command = [sys.executable, __file__, "--measure", str(xml), "--recipe", recipe,
-               "--threads", str(threads), "--images", str(images)]
+    command = [
+        sys.executable,
+        __file__,
+        "--measure",
+        str(xml),
+        "--recipe",
+        recipe,
+        "--threads",
+        str(threads),
+        "--images",
+        str(images),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"quantarena measurement failed:\n{out.stderr[-2000:]}")
@@ -78,7 +102,7 @@ def measure_child(xml: Path, recipe: str, threads: int, images: Path) -> None:
     toolchain = get_toolchain("openvino")
     session = toolchain.load(xml, toolchain.parse_recipe(recipe), threads)
     stats = measure_latency(session.run, np.load(images), MeasureConfig.model_validate({}))
-    print(json.dumps({**stats.to_json(), "runtime": toolchain.runtime_info(session)}))
+    print(json.dumps({**stats.model_dump(), "runtime": session.info()}))
 
 
 def build(workdir: Path, data: Path, calibration: int) -> tuple[dict[str, Path], Path]:
@@ -129,10 +153,18 @@ def main() -> None:
     try:
         irs, images = build(workdir, args.data, args.calibration)
         config = workdir / "benchmark_app_config.json"
-        config.write_text(json.dumps({"CPU": {
-            "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
-            "INFERENCE_NUM_THREADS": str(args.threads), "INFERENCE_PRECISION_HINT": "f32",
-        }}))
+        config.write_text(
+            json.dumps(
+                {
+                    "CPU": {
+                        "PERFORMANCE_HINT": "LATENCY",
+                        "NUM_STREAMS": "1",
+                        "INFERENCE_NUM_THREADS": str(args.threads),
+                        "INFERENCE_PRECISION_HINT": "f32",
+                    }
+                }
+            )
+        )
         tools = ("benchmark_app", "benchmark_app static", "quantarena")
         medians: dict[tuple[str, str], list[float]] = {(r, t): [] for r in irs for t in tools}
         for round_ in range(args.rounds):
@@ -153,12 +185,16 @@ def main() -> None:
 
 
 def report(
-    medians: dict[tuple[str, str], list[float]], irs: dict[str, Path], tools: tuple[str, ...],
+    medians: dict[tuple[str, str], list[float]],
+    irs: dict[str, Path],
+    tools: tuple[str, ...],
     threads: int,
 ) -> None:
     mid = {key: statistics.median(values) for key, values in medians.items()}
-    print(f"\nbatch-1 median latency, ms ({threads} threads, 1 stream, LATENCY hint, "
-          "f32 precision hint; median over rounds)")
+    print(
+        f"\nbatch-1 median latency, ms ({threads} threads, 1 stream, LATENCY hint, "
+        "f32 precision hint; median over rounds)"
+    )
     header = ("variant", "benchmark_app", "bm_app static", "quantarena", "quantarena/bm_app")
     print(f"{header[0]:<8} {header[1]:>14} {header[2]:>14} {header[3]:>11} {header[4]:>18}")
     for recipe in irs:

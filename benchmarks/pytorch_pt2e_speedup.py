@@ -26,17 +26,24 @@ DEFAULT_IMAGES = REPO.parent / "shared" / "datasets" / "imagenet-val-sample"
 VARIANTS = ("pytorch:fp32", "pytorch:fp32-compiled", "pytorch:int8-pt2e")
 
 
-def measure(run: Callable[[Any], Any], images: Any, seconds: float, min_iterations: int) -> tuple[dict[str, float], str]:
+def measure(
+    run: Callable[[Any], Any], images: Any, seconds: float, min_iterations: int
+) -> tuple[dict[str, float], str]:
     """Batch-1 latency over the real images, with quantarena's own timer."""
     from quantarena.config import MeasureConfig
     from quantarena.measure.latency import measure_latency
 
     config = MeasureConfig(
-        latency_min_iterations=min_iterations, latency_min_seconds=seconds,
+        latency_min_iterations=min_iterations,
+        latency_min_seconds=seconds,
         latency_max_seconds=max(seconds * 4, 20.0),
     )
     stats = measure_latency(run, images, config)
-    return {"p50": stats.p50, "iterations": stats.iterations, "min": stats.min}, "quantarena.measure.latency"
+    return {
+        "p50": stats.p50,
+        "iterations": stats.iterations,
+        "min": stats.min,
+    }, "quantarena.measure.latency"
 
 
 def main() -> None:
@@ -62,8 +69,12 @@ def main() -> None:
     bundle = prepare_bundle("mobilenet_v2", "default", work / "bundle", seed=0)
     _, samples = discover(args.images)
     split = split_samples(samples, args.calibration, 8, seed=0)
-    calibration = load_split(cache_split(split.calibration, bundle.preprocessing, work / "cache", "calibration"))
-    evaluation = load_split(cache_split(split.evaluation, bundle.preprocessing, work / "cache", "evaluation"))
+    calibration = load_split(
+        cache_split(split.calibration, bundle.preprocessing, work / "cache", "calibration")
+    )
+    evaluation = load_split(
+        cache_split(split.evaluation, bundle.preprocessing, work / "cache", "evaluation")
+    )
     images = np.ascontiguousarray(evaluation.images)
 
     rows: list[tuple[str, float, int, float, float]] = []

@@ -1,7 +1,7 @@
 """Shared fixtures: real sample images and the real MobileNetV2 FP32 bundle, made once per session.
 
-``QUANTARENA_TEST_DATA`` overrides the dataset location (default ``../shared/datasets/imagenet-val-sample``
-next to the checkout).
+``QUANTARENA_TEST_DATA`` overrides the dataset location (default
+``../shared/datasets/imagenet-val-sample`` next to the checkout).
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = Path(os.environ.get("QUANTARENA_TEST_DATA", REPO.parent / "shared" / "datasets" / "imagenet-val-sample"))
+SAMPLE = Path(
+    os.environ.get(
+        "QUANTARENA_TEST_DATA", REPO.parent / "shared" / "datasets" / "imagenet-val-sample"
+    )
+)
 
 # Small real-image splits keep the suite inside CI's time while still exercising every path.
 CALIBRATION_COUNT = 32

@@ -8,29 +8,44 @@ from pathlib import Path
 
 import pytest
 
-from quantarena.config import DEFAULT_VARIANTS
+from quantarena.toolchains.registry import DEFAULT_VARIANTS
 
 
 def quantarena(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "quantarena", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "quantarena", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_import_and_help_load_no_runtime_or_plotting_library() -> None:
     code = (
-        "import sys, quantarena, quantarena.cli, quantarena.report.html, quantarena.report.compare, "
+        "import sys, quantarena, quantarena.cli, quantarena.report.html, "
+        "quantarena.report.compare, "
         "quantarena.report.charts_png, quantarena.report.markdown, quantarena.toolchains\n"
         "quantarena.toolchains.all_variants()\n"
         "try:\n    quantarena.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'onnxruntime', 'openvino', 'tensorrt', 'nncf', 'modelopt', 'plotly', 'matplotlib') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'openvino', 'tensorrt', 'nncf', 'modelopt', "
+        "'plotly', 'matplotlib') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    ).stdout
     assert "HEAVY []" in out
 
 
 def test_run_help_shows_every_default() -> None:
     out = "".join(quantarena("run", "--help").stdout.split())  # wrapping moves spaces, not text
-    for text in ("mobilenet_v2", ",".join(DEFAULT_VARIANTS), "--latency-target-ci", "(default:200)"):
+    for text in (
+        "mobilenet_v2",
+        ",".join(DEFAULT_VARIANTS),
+        "--latency-target-ci",
+        "(default:200)",
+    ):
         assert text in out
 
 
@@ -60,7 +75,9 @@ def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str, code: 
 
 
 def test_unknown_model_fails_cleanly(tmp_path: Path, sample_dir: Path) -> None:
-    result = quantarena("run", "--model", "resnet5O", "--data", str(sample_dir), "--out", str(tmp_path / "r"))
+    result = quantarena(
+        "run", "--model", "resnet5O", "--data", str(sample_dir), "--out", str(tmp_path / "r")
+    )
     assert result.returncode == 4
     assert "unknown torchvision classifier 'resnet5O'" in result.stderr
     assert "Traceback" not in result.stderr

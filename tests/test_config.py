@@ -50,6 +50,10 @@ def test_resolved_names_the_output_folder() -> None:
 
 def test_recipe_flags_merge_into_the_files_recipes(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
-    path.write_text("recipes:\n  onnxruntime:int8: {calibration_method: entropy, per_channel: false}\n")
+    path.write_text(
+        "recipes:\n  onnxruntime:int8: {calibration_method: entropy, per_channel: false}\n"
+    )
     config = load_config(path, {"recipes": {"onnxruntime:int8": {"calibration_method": "minmax"}}})
-    assert config.recipes == {"onnxruntime:int8": {"calibration_method": "minmax", "per_channel": False}}
+    assert config.recipes == {
+        "onnxruntime:int8": {"calibration_method": "minmax", "per_channel": False}
+    }

@@ -31,7 +31,9 @@ def test_imagenet_wnid_layout(sample_dir: Path, tmp_path: Path) -> None:
         (folder / s.name).symlink_to(s.path)
     layout, found = discover(tmp_path)
     assert layout == "imagenet-wnid-folders"
-    assert sorted((f.name, f.label) for f in found) == sorted((s.name, s.label) for s in samples[:6])
+    assert sorted((f.name, f.label) for f in found) == sorted(
+        (s.name, s.label) for s in samples[:6]
+    )
 
 
 def test_missing_and_unrecognized_folders(tmp_path: Path) -> None:

@@ -12,21 +12,19 @@ from quantarena.cli import main
 from quantarena.errors import ResultsError
 from quantarena.measure.accuracy import Predictions
 from quantarena.report.compare import compare_runs, compare_variants, environment_differences
+from quantarena.results.environment import Gpu, Load
 from quantarena.results.io import save_results
-from quantarena.results.schema import Results
-
-
-def _quiet(results: Results) -> Results:
-    results.environment["load_before"] = {"cpu_percent": 1.0, "loadavg_1m": 0.1, "warning": None}
-    return results
 
 
 def _run_pair(tmp_path: Path) -> tuple[Path, Path]:
-    a, b = _quiet(make_report_results()), _quiet(make_report_results())
-    b.environment["threads"] = 4
-    b.environment["cpu"]["model"] = "Other CPU"
-    b.environment["cpu"]["isa"]["amx_int8"] = not a.environment["cpu"]["isa"]["amx_int8"]
-    b.environment["packages"]["onnxruntime"] = "0.0.1"
+    a, b = make_report_results(), make_report_results()
+    b.environment.threads = 4
+    b.environment.cpu.model = "Other CPU"
+    b.environment.cpu.isa["amx_int8"] = True
+    b.environment.cpu.isa["avx512_vnni"] = False
+    b.environment.packages["onnxruntime"] = "0.0.1"
+    b.environment.gpu = [Gpu(name="Some GPU", driver="1.0", memory="8 GiB")]
+    b.environment.load_before = Load(cpu_percent=60.0, loadavg_1m=2.0, warning="the machine was busy")
     b.dataset.eval_list_sha256 = "f" * 64
     b.model.weights = "other"
     v = b.variant("onnxruntime:int8")
@@ -44,14 +42,20 @@ def test_runs_side_by_side_with_warnings(tmp_path: Path) -> None:
     text = compare_runs(run_a, run_b)
     assert "| onnxruntime:int8 | 79.50% | 79.50% | 6.00 | 3.00 | 0.50× |" in text
     assert "| onnxruntime:int8-dynamic | failed | failed |" in text
-    for needle in ("CPU model differs", "threads differs", "ISA flags differ: ", "package `onnxruntime` differs",
-                   "evaluation list (SHA-256) differs", "weights differs"):
+    for needle in ("CPU model differs: A `Test CPU @ 2.0GHz`, B `Other CPU`", "threads differs: A `2`, B `4`",
+                   "ISA flags differ: only A has avx512_vnni; only B has amx_int8",
+                   "package `onnxruntime` differs: A 1.20.0, B 0.0.1",
+                   "GPU differs: A `none`, B `Some GPU (driver 1.0)`",
+                   "evaluation list (SHA-256) differs", "weights differs",
+                   "Warning: run B: the machine was busy"):
         assert needle in text, needle
+    assert "logical cores differs" not in text and "Python differs" not in text
+    assert "Warning: run A" not in text
     assert "compare directly" not in text  # different evaluation images
 
 
 def test_identical_setups_have_no_warnings(tmp_path: Path) -> None:
-    results = _quiet(make_report_results())
+    results = make_report_results()
     assert environment_differences(results, results) == []
     save_results(results, tmp_path)
     text = compare_runs(tmp_path, tmp_path)

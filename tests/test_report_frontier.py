@@ -1,4 +1,5 @@
-"""The chart data helpers: Pareto frontier (pure), speedups per toolchain and vs the reference."""
+"""The chart specs: Pareto frontier (pure), speedups vs each variant's declared baseline and vs the
+reference, the log-axis rule, and both renderers drawing the same spec."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import math
 import pytest
 from test_report_html import OK_VARIANTS, make_report_results
 
-from quantarena.report.chart_data import accuracy_missing_reason, pareto_frontier, speedups
+from quantarena.report.axes import value_axis, wants_log
+from quantarena.report.charts import (
+    LATENCY,
+    SpeedupChart,
+    TradeoffChart,
+    accuracy_missing_reason,
+    report_charts,
+    speedup_chart,
+    tradeoff_chart,
+)
+from quantarena.report.frontier import pareto_frontier
+from quantarena.results.schema import Results
 
 
 def test_frontier_keeps_only_non_dominated_points_by_cost() -> None:
@@ -31,17 +43,87 @@ def test_frontier_edge_cases(points: list[tuple[str, float, float]], expected: l
     assert pareto_frontier(points) == expected
 
 
-def test_speedups_vs_toolchain_fp32_and_reference() -> None:
-    by_name = {s.name: s for s in speedups(make_report_results())}
-    assert set(by_name) == {spec[0] for spec in OK_VARIANTS}  # failed/unavailable rows have no latency
-    assert by_name["pytorch:int8"].vs_toolchain_fp32 == pytest.approx(20.0 / 9.0)
-    assert by_name["pytorch:int8"].toolchain_fp32 == "pytorch:fp32"
-    assert by_name["onnxruntime:int8"].vs_toolchain_fp32 == pytest.approx(15.0 / 6.0)
-    assert by_name["onnxruntime:int8"].vs_reference == pytest.approx(20.0 / 6.0)
-    assert by_name["openvino:int8"].vs_toolchain_fp32 is None  # no openvino FP32 in this run
-    assert by_name["openvino:int8"].vs_reference == pytest.approx(20.0 / 6.5)
+def _speedups(results: Results) -> dict[str, tuple[float | None, str | None, float | None]]:
+    """name -> (vs baseline, baseline name, vs reference)."""
+    chart = speedup_chart(results)
+    base, ref = chart.series
+    return {n: (base.values[i], base.against[i], ref.values[i]) for i, n in enumerate(chart.names)}
 
 
-def test_accuracy_missing_reason() -> None:
+def test_speedups_vs_baseline_and_reference() -> None:
+    by_name = _speedups(make_report_results())
+    assert set(by_name) == {spec[0] for spec in OK_VARIANTS}  # failed/unavailable rows: no latency
+    assert by_name["pytorch:int8"][:2] == (pytest.approx(20.0 / 9.0), "pytorch:fp32")
+    assert by_name["onnxruntime:int8"] == (pytest.approx(15.0 / 6.0), "onnxruntime:fp32",
+                                           pytest.approx(20.0 / 6.0))
+    assert by_name["openvino:int8"] == (None, None, pytest.approx(20.0 / 6.5))  # no baseline
+
+
+def test_speedup_chart_uses_the_declared_baseline_only() -> None:
+    """The baseline is what the run declared (``v.baseline``), never guessed from names."""
+    results = make_report_results()
+    by_name = {v.name: v for v in results.variants}
+    by_name["openvino:int8"].baseline = "onnxruntime:fp32"  # declared across toolchains: obeyed
+    by_name["pytorch:int8"].baseline = None  # an FP32 of the same toolchain exists: not used
+    by_name["onnxruntime:int8"].baseline = "onnxruntime:int8-dynamic"  # failed: no speedup
+    speedups = _speedups(results)
+    assert speedups["openvino:int8"][:2] == (pytest.approx(15.0 / 6.5), "onnxruntime:fp32")
+    assert speedups["pytorch:int8"][:2] == (None, None)
+    assert speedups["onnxruntime:int8"][0] is None
+    assert speedups["pytorch:int8"][2] == pytest.approx(20.0 / 9.0)  # vs reference stays
+
+
+def test_speedup_figure_names_the_baseline() -> None:
+    pytest.importorskip("plotly")
+    from quantarena.report.charts_plotly import figure
+
+    results = make_report_results()
+    v = results.variant("openvino:int8")
+    assert v is not None
+    v.baseline = "onnxruntime:fp32"
+    bars = figure(speedup_chart(results)).data[0]
+    row = list(bars.y).index("openvino:int8")
+    assert bars.x[row] == pytest.approx(15.0 / 6.5)
+    assert list(bars.customdata[row]) == ["openvino:int8", "onnxruntime:fp32"]
+
+
+def test_log_axis_rule() -> None:
+    assert not wants_log([1.0, 20.0]) and wants_log([1.0, 20.5])
+    assert not wants_log([0.0, 100.0])  # non-positive values do not count
+    wide = value_axis("ms", [0.5, 40.0])
+    assert wide.log and wide.range is not None and wide.range[0] < 0.5 and wide.range[1] > 40.0
+    assert {0.5, 1.0, 2.0, 5.0, 10.0, 20.0} <= set(wide.ticks)
+    narrow = value_axis("ms", [6.0, 20.0])
+    assert not narrow.log and narrow.ticks == () and narrow.range == pytest.approx((4.88, 21.12))
+
+
+def test_both_renderers_follow_the_spec_log_decision() -> None:
+    pytest.importorskip("plotly")
+    pytest.importorskip("matplotlib")
+    from quantarena.report.charts_plotly import figure
+    from quantarena.report.charts_png import render
+
+    results = make_report_results()
+    assert not tradeoff_chart(results, LATENCY).x.log
+    v = results.variant("openvino:int8")
+    assert v is not None and v.latency_ms is not None
+    v.latency_ms.p50 = 900.0  # 150x the fastest: a linear axis would crush the others
+    v.latency_ms.p50_ci95 = [880.0, 920.0]
+    chart = tradeoff_chart(results, LATENCY)
+    assert chart.x.log and not chart.y.log
+    assert figure(chart).layout.xaxis.type == "log"
+    axes = render(chart).axes[0]
+    assert axes.get_xscale() == "log" and axes.get_yscale() == "linear"
+
+
+def test_charts_fall_back_without_accuracy_and_skip_empty_ones() -> None:
     assert accuracy_missing_reason(make_report_results()) is None
     assert "random weights" in (accuracy_missing_reason(make_report_results(accuracy=False)) or "")
+    kinds = [type(c).__name__ for c in report_charts(make_report_results(accuracy=False))]
+    assert kinds == ["BarChart", "BarChart", "LatencyChart", "SpeedupChart"]
+    results = make_report_results()
+    for v in results.variants:
+        v.latency_ms = None
+    charts = report_charts(results)
+    assert [c.key for c in charts] == ["size"]  # nothing timed: no latency, speedup charts
+    assert isinstance(charts[0], TradeoffChart) and not isinstance(charts[0], SpeedupChart)

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from quantarena.report.columns import COLUMNS
 from quantarena.report.html import HTML_FILE, render_html, write_html
-from quantarena.report.table import COLUMNS, table_rows
-from quantarena.results.environment import fingerprint
+from quantarena.report.table import table_rows
+from quantarena.results.environment import ISA_FLAGS, Cpu, Environment, Gpu, Load
 from quantarena.results.schema import DatasetInfo, ModelInfo, Results, Tool, VariantResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,11 +56,23 @@ def _ok_variant(name: str, precision: str, top1: float, p50: float, size: float,
         throughput=[{"batch": 32, "images_per_s": 1000.0 / p50 * 1.5, "images_per_s_ci95": [1.0, 2.0],
                      "iterations": 20, "batch_latency_ms_p50": p50 * 20, "stop_reason": "max_seconds"}],
         memory={"peak_rss_mb": 300.0 + size},
-        energy={"window_s": 3.0, "images": 640, "cpu_seconds_per_image": p50 / 1000 * 2,
-                "unavailable": "no RAPL (/sys/class/powercap) or NVML energy counter readable here"},
+        cpu_time={"batch": 32, "window_s": 3.0, "images": 640, "seconds_per_image": p50 / 1000 * 2},
+        unavailable={"energy": "no RAPL (/sys/class/powercap) or NVML energy counter readable here"},
         timings={"load_seconds": 0.4, "first_inference_ms": p50 * 3},
         runtime={"threads": 2, "provider": "CPUExecutionProvider"},
         notes=["calibrated on 32 images"] if precision == "int8" else [],
+        baseline=f"{toolchain}:fp32" if f"{toolchain}:fp32" in {spec[0] for spec in OK_VARIANTS} else None,
+    )
+
+
+def make_environment() -> Environment:
+    """A fixed machine (not this one): reports and comparisons must not depend on where tests run."""
+    return Environment(
+        cpu=Cpu(model="Test CPU @ 2.0GHz", arch="x86_64", logical_cores=8, physical_cores=4,
+                isa={flag: flag in ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni") for flag in ISA_FLAGS}),
+        threads=2, pin_cpus=None, memory_gb=31.3, os="Linux 6.1", python="3.11.7", quantarena="0.1.0",
+        packages={"numpy": "2.0.0", "onnxruntime": "1.20.0", "torch": "2.6.0", "tensorrt": None},
+        gpu=None, load_before=Load(cpu_percent=3.0, loadavg_1m=0.2),
     )
 
 
@@ -73,7 +86,7 @@ def make_report_results(*, accuracy: bool = True) -> Results:
     return Results(
         tool=Tool(version="0.1.0"), started_at="2026-01-01T00:00:00+00:00",
         finished_at="2026-01-01T00:10:00+00:00", config={"threads": 2, "seed": 0},
-        environment=fingerprint(2, None, ["onnxruntime", "torch"]),
+        environment=make_environment(),
         model=ModelInfo(name="mobilenet_v2", source="torchvision", weights="IMAGENET1K_V1" if accuracy else "none",
                         pretrained=accuracy, input_shape=[3, 224, 224], preprocessing={"resize": 256, "crop": 224}),
         dataset=DatasetInfo(name="imagenet-val-sample", root="/data/sample", layout="labels-csv", eval_images=200,
@@ -107,6 +120,31 @@ def test_page_is_self_contained_and_complete() -> None:
     assert "IMAGENET1K_V1" in page
 
 
+def test_stylesheet_is_package_data_inlined_once() -> None:
+    from quantarena.report.html import stylesheet
+
+    css = (REPO / "src/quantarena/report/assets/report.css").read_text()
+    assert stylesheet() == css and ".sig-down" in css
+    page = render_html(make_report_results())
+    assert page.count("<style>") == 1 and f"<style>{css}</style>" in page
+
+
+def test_environment_panel_reads_the_typed_environment() -> None:
+    results = make_report_results()
+    env = results.environment
+    env.pin_cpus = [0, 1]
+    env.gpu = [Gpu(name="Some GPU", driver="550.1", memory="24 GiB")]
+    env.load_before = Load(cpu_percent=55.0, loadavg_1m=3.5, warning="the machine was busy")
+    env.__pydantic_extra__ = {"container": "docker"}  # a key from a newer writer: shown, not dropped
+    page = render_html(results)
+    for text in ("Test CPU @ 2.0GHz", "4 physical, 8 logical", "[0, 1]", "31.3 GB", "Linux 6.1",
+                 "Some GPU (driver 550.1, 24 GiB)", "CPU 55%, load average 3.5 (1 min) — busy",
+                 "<dt>container</dt><dd>docker</dd>", '<span class="on">avx512_vnni</span>',
+                 '<span class="off">amx_int8</span>', "<code>tensorrt</code></td><td class='l'>not installed",
+                 "Warning: the machine was busy; numbers may be skewed."):
+        assert text in page, text
+
+
 def test_frontier_chart_has_one_point_per_ok_variant_and_names_them() -> None:
     page = render_html(make_report_results())
     traces = _figure_json(page, "chart-frontier")
@@ -125,7 +163,8 @@ def test_without_accuracy_charts_fall_back_to_latency_and_size(tmp_path: Path) -
     assert "Accuracy is unavailable" in page and "Random weights" in page
     traces = _figure_json(page, "chart-frontier")
     assert [t["type"] for t in traces] == ["bar"]
-    assert len(traces[0]["x"]) == len(OK_VARIANTS)
+    assert sorted(traces[0]["y"]) == sorted(spec[0] for spec in OK_VARIANTS)
+    assert traces[0]["x"] == sorted(traces[0]["x"])  # fastest first
 
 
 @pytest.mark.browser

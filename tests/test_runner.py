@@ -9,9 +9,10 @@ import pytest
 
 from quantarena.config import RunConfig
 from quantarena.errors import ConfigError
-from quantarena.runner.isolate import _describe_exit, run_isolated, worker_env
 from quantarena.runner.jobs import MeasureJob
-from quantarena.runner.plan import choose_reference, plan_variants, run_order
+from quantarena.runner.launcher import Launcher, describe_exit, worker_env
+from quantarena.runner.plan import baseline_of, choose_reference, plan_variants, run_order
+from quantarena.toolchains import get_toolchain, recipe_from_payload
 
 
 def test_unknown_variants_and_knobs_fail_before_anything_runs() -> None:
@@ -22,17 +23,55 @@ def test_unknown_variants_and_knobs_fail_before_anything_runs() -> None:
     with pytest.raises(ConfigError, match="TOOLCHAIN:RECIPE"):
         plan_variants(RunConfig(variants=["int8"]))
     with pytest.raises(ConfigError, match="calibration_metod"):
-        plan_variants(RunConfig(variants=["onnxruntime:int8"], recipes={"onnxruntime:int8": {"calibration_metod": "x"}}))
+        plan_variants(
+            RunConfig(
+                variants=["onnxruntime:int8"],
+                recipes={"onnxruntime:int8": {"calibration_metod": "x"}},
+            )
+        )
     with pytest.raises(ConfigError, match="not in the run"):
         plan_variants(RunConfig(variants=["onnxruntime:fp32"], recipes={"onnxruntime:int8": {}}))
 
 
-def test_reference_is_pytorch_fp32_and_runs_first() -> None:
-    planned = plan_variants(RunConfig(variants=["onnxruntime:int8", "onnxruntime:fp32", "pytorch:fp32"]))
+def test_reference_comes_from_the_declared_ranks_and_runs_first() -> None:
+    planned = plan_variants(
+        RunConfig(
+            variants=["onnxruntime:int8", "openvino:fp32", "onnxruntime:fp32", "pytorch:fp32"]
+        )
+    )
     assert choose_reference(planned) == "pytorch:fp32"
     assert [p.name for p in run_order(planned, "pytorch:fp32")][0] == "pytorch:fp32"
-    only_int8 = plan_variants(RunConfig(variants=["onnxruntime:int8"]))
+    without_torch = plan_variants(RunConfig(variants=["openvino:fp32", "onnxruntime:fp32"]))
+    assert (
+        choose_reference(without_torch) == "onnxruntime:fp32"
+    )  # rank 1 beats rank 2 whatever the order
+    only_int8 = plan_variants(RunConfig(variants=["onnxruntime:int8", "tensorrt:int8-simulated"]))
     assert choose_reference(only_int8) is None
+
+
+def test_speedup_baseline_is_the_toolchains_declared_recipe() -> None:
+    planned = plan_variants(
+        RunConfig(variants=["onnxruntime:int8", "onnxruntime:fp32", "openvino:int8"])
+    )
+    by_name = {p.name: p for p in planned}
+    assert baseline_of(by_name["onnxruntime:int8"], planned) == "onnxruntime:fp32"
+    assert baseline_of(by_name["onnxruntime:fp32"], planned) == "onnxruntime:fp32"
+    assert baseline_of(by_name["openvino:int8"], planned) is None  # openvino:fp32 is not in the run
+
+
+def test_recipes_cross_the_process_boundary_typed_and_versioned() -> None:
+    toolchain = get_toolchain("onnxruntime")
+    recipe = toolchain.parse_recipe("int8", {"calibration_method": "entropy"})
+    payload = recipe.to_payload("onnxruntime:int8")
+    assert payload.type == type(recipe).__name__ and payload.version == type(recipe).version
+    again_toolchain, again = recipe_from_payload(
+        payload.model_validate_json(payload.model_dump_json())
+    )
+    assert again_toolchain is toolchain and again == recipe
+    with pytest.raises(ConfigError, match="recipe version 99"):
+        recipe_from_payload(payload.model_copy(update={"version": 99}))
+    with pytest.raises(ConfigError, match="is not"):
+        recipe_from_payload(payload.model_copy(update={"type": "os.system"}))
 
 
 def test_worker_env_sets_every_thread_variable() -> None:
@@ -49,36 +88,64 @@ def test_system_malloc_leaves_glibc_defaults(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_exit_descriptions(tmp_path: Path) -> None:
-    assert "SIGSEGV" in _describe_exit(-signal.SIGSEGV, tmp_path / "none.log")
-    assert "out of memory" in _describe_exit(-signal.SIGKILL, tmp_path / "none.log")
+    assert "SIGSEGV" in describe_exit(-signal.SIGSEGV, tmp_path / "none.log")
+    assert "out of memory" in describe_exit(-signal.SIGKILL, tmp_path / "none.log")
     log = tmp_path / "w.log"
     log.write_text("Traceback ...\nRuntimeError: boom\n")
-    assert _describe_exit(1, log).endswith("RuntimeError: boom")
+    assert describe_exit(1, log).endswith("RuntimeError: boom")
 
 
-def _measure_job(tmp_path: Path, artifact: Path, evaluation: Path) -> MeasureJob:
-    return MeasureJob(
-        variant="onnxruntime:fp32", recipe={}, artifact=artifact, evaluation=evaluation, threads=1,
-        measure=RunConfig().measure, accuracy=True, predictions_path=tmp_path / "p.npz",
+def _launcher(tmp_path: Path, measure_timeout: float = 120) -> Launcher:
+    return Launcher(
+        threads=1,
+        pin_cpus=None,
+        malloc="steady",
+        log_dir=tmp_path,
+        build_timeout=120,
+        measure_timeout=measure_timeout,
     )
 
 
-def test_corrupt_artifact_becomes_a_failed_outcome(tmp_path: Path, evaluation_images, cache_dir: Path) -> None:
+def _measure_job(tmp_path: Path, bundle: Path, artifact: Path, evaluation: Path) -> MeasureJob:
+    recipe = get_toolchain("onnxruntime").parse_recipe("fp32")
+    return MeasureJob(
+        recipe=recipe.to_payload("onnxruntime:fp32"),
+        bundle=bundle,
+        artifact=artifact,
+        evaluation=evaluation,
+        threads=1,
+        measure=RunConfig().measure,
+        predictions_path=tmp_path / "p.npz",
+    )
+
+
+def test_corrupt_artifact_becomes_a_failed_outcome(
+    tmp_path: Path, evaluation_images, cache_dir: Path, mv2_bundle
+) -> None:  # type: ignore[no-untyped-def]
     evaluation = next(cache_dir.glob("*.npy"))
     corrupt = tmp_path / "model.onnx"
     corrupt.write_bytes(b"\x08\x07garbage" * 100)
-    outcome = run_isolated(_measure_job(tmp_path, corrupt, evaluation), tmp_path, "m", 1, None, 120)
+    bundle = mv2_bundle.onnx_path.parent / "bundle.json"
+    outcome = _launcher(tmp_path).run(_measure_job(tmp_path, bundle, corrupt, evaluation), "m")
     assert outcome.status == "failed"
     assert "ONNX Runtime cannot load model.onnx" in (outcome.reason or "")
+    assert len((outcome.reason or "").splitlines()) == 1
 
 
-def test_timeout_kills_the_worker(tmp_path: Path, evaluation_images, cache_dir: Path, mv2_bundle) -> None:
+def test_timeout_kills_the_worker(
+    tmp_path: Path, evaluation_images, cache_dir: Path, mv2_bundle
+) -> None:  # type: ignore[no-untyped-def]
     evaluation = next(cache_dir.glob("*.npy"))
-    outcome = run_isolated(_measure_job(tmp_path, mv2_bundle.onnx_path, evaluation), tmp_path, "m", 1, None, 0.5)
+    bundle = mv2_bundle.onnx_path.parent / "bundle.json"
+    outcome = _launcher(tmp_path, measure_timeout=0.5).run(
+        _measure_job(tmp_path, bundle, mv2_bundle.onnx_path, evaluation), "m"
+    )
     assert outcome.status == "failed" and "timed out after" in (outcome.reason or "")
 
 
-def test_skip_mode_drops_and_lists_corrupt_images(sample_dir: Path, tmp_path: Path, mv2_bundle) -> None:
+def test_skip_mode_drops_and_lists_corrupt_images(
+    sample_dir: Path, tmp_path: Path, mv2_bundle
+) -> None:  # type: ignore[no-untyped-def]
     from quantarena.data.dataset import Sample, discover
     from quantarena.runner.pipeline import _usable_samples
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from toolchain_checks import build_and_load, predictions, reference_predictions
 
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains import get_toolchain
+from quantarena.toolchains import get_toolchain, parse_variant
+from toolchain_checks import build_and_load, predictions, reference_predictions
 
 
 def _agreement(session, bundle, images) -> float:  # type: ignore[no-untyped-def]
@@ -30,15 +31,37 @@ def test_static_int8_is_a_quarter_of_fp32_and_agrees(
     variant: str, mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
 ) -> None:
     result, session = build_and_load(variant, mv2_bundle, calibration_images, tmp_path)
-    assert result.calibration_images == len(calibration_images)
-    details = result.recipe_details
-    assert details["engine"] == "x86"
-    assert details["weights"]["granularity"] == "per-channel" and details["weights"]["scheme"] == "symmetric"
-    assert details["activations"]["dtype"] == "quint8" and details["activations"]["scheme"] == "affine"
+    # calibration_images=None: the whole split, counted by the build.
+    assert result.calibration_images == len(calibration_images) == 32
+    facts = result.facts
+    assert facts["quantized_engine"] == "x86"
+    weights, activations = facts["weights"], facts["activations"]
+    assert weights["granularity"] == "per-channel" and weights["scheme"] == "symmetric"
+    assert activations["dtype"] == "quint8" and activations["scheme"] == "affine"
+    assert facts["serialized_with"] in ("torch.jit.script", "torch.jit.trace")
+    assert sum(n for name, n in facts["quantized_modules"].items() if "Conv" in name) >= 52
     assert any("torch.ao.quantization is deprecated" in n for n in result.notes), result.notes
     assert 0.2 < _size_ratio(result.artifact, mv2_bundle) < 0.35
-    assert session.info["engine"] == "x86"  # type: ignore[attr-defined]
+    info = session.info()
+    assert info["engine"] == "x86" and info["quantized_engine"] == "x86"
+    assert info["format"].startswith("TorchScript")
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.7
+
+
+@pytest.mark.parametrize("variant", ["pytorch:int8-eager", "pytorch:int8-fx"])
+def test_the_calibration_knob_is_not_overwritten_by_the_count(
+    variant: str, mv2_bundle, calibration_images, tmp_path: Path
+) -> None:
+    """The knob says what was asked (8 of the 32-image split); the outcome says what was used.
+    Builds once wrote their count over the knob of the same name in the results."""
+    toolchain, name = parse_variant(variant)
+    recipe = toolchain.parse_recipe(name, {"calibration_images": 8})
+    assert len(calibration_images) == 32
+    result = toolchain.build(mv2_bundle, recipe, calibration_images, tmp_path)
+    assert result.calibration_images == 8
+    assert recipe.model_dump()["calibration_images"] == 8
+    assert "calibration_images" not in result.facts
+    assert not set(result.facts) & set(recipe.model_dump())
 
 
 def test_eager_int8_reloads_in_a_fresh_process(
@@ -49,50 +72,87 @@ def test_eager_int8_reloads_in_a_fresh_process(
     batch = np.ascontiguousarray(evaluation_images.images[:4])
     np.save(tmp_path / "batch.npy", batch)
     script = textwrap.dedent(f"""
+        from pathlib import Path
         import numpy as np
         from quantarena.toolchains import parse_variant
         toolchain, name = parse_variant("pytorch:int8-eager")
-        session = toolchain.load(__import__("pathlib").Path({str(result.artifact)!r}), toolchain.parse_recipe(name), 2)
-        np.save({str(tmp_path / "logits.npy")!r}, session.run(np.load({str(tmp_path / "batch.npy")!r})))
+        session = toolchain.load(Path({str(result.artifact)!r}), toolchain.parse_recipe(name), 2)
+        logits = session.run(np.load({str(tmp_path / "batch.npy")!r}))
+        np.save({str(tmp_path / "logits.npy")!r}, logits)
     """)
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=300)
-    np.testing.assert_allclose(np.load(tmp_path / "logits.npy"), session.run(batch), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "logits.npy"), session.run(batch), rtol=1e-5, atol=1e-5
+    )
 
 
-def test_dynamic_quantizes_only_the_classifier(mv2_bundle, calibration_images, evaluation_images, tmp_path: Path) -> None:
-    result, session = build_and_load("pytorch:int8-dynamic", mv2_bundle, calibration_images, tmp_path)
+def test_dynamic_quantizes_only_the_classifier(
+    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+) -> None:
+    result, session = build_and_load(
+        "pytorch:int8-dynamic", mv2_bundle, calibration_images, tmp_path
+    )
     assert result.calibration_images == 0
-    assert result.recipe_details["quantized_layers"] == ["classifier.1"]
+    assert result.facts["quantized_layers"] == ["classifier.1"]
+    assert result.facts["weights"]["dtype"] == "qint8"
+    assert result.facts["quantized_engine"] == "x86"
+    assert session.info()["format"] == "TorchScript (dynamic INT8 Linear)"
     # MobileNetV2's classifier is 1.28M of its 3.5M weights: the file shrinks by about a third.
     assert 0.6 < _size_ratio(result.artifact, mv2_bundle) < 0.85
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.9
 
 
 def test_eager_mode_needs_a_quantizable_torchvision_model(mv2_bundle) -> None:
-    from dataclasses import replace
-
     toolchain = get_toolchain("pytorch")
-    recipe = toolchain.parse_recipe("int8-eager")
-    assert toolchain.supports(mv2_bundle, recipe).ok
-    assert toolchain.supports(replace(mv2_bundle, torch_arch="resnet50"), recipe).ok
-    verdict = toolchain.supports(replace(mv2_bundle, torch_arch="vgg16"), recipe)
-    assert not verdict.ok and "quantizable" in verdict.reason
-    assert toolchain.supports(replace(mv2_bundle, torch_arch="vgg16"), toolchain.parse_recipe("int8-fx")).ok
-    pt2e = toolchain.supports(replace(mv2_bundle, torch_arch="resnet50"), toolchain.parse_recipe("int8-pt2e"))
-    assert not pt2e.ok and "in-place residual add" in pt2e.reason
+    vgg = replace(mv2_bundle, torch_arch="vgg16")
+    resnet = replace(mv2_bundle, torch_arch="resnet50")
+    assert toolchain.unavailable("int8-eager") is None  # a model limit needs the model
+    assert toolchain.unavailable("int8-eager", mv2_bundle) is None
+    assert toolchain.unavailable("int8-eager", resnet) is None
+    verdict = toolchain.unavailable("int8-eager", vgg)
+    assert verdict is not None and "quantizable" in verdict.reason
+    assert verdict.reason.startswith(
+        "torchvision has no quantizable version of vgg16 (eager mode needs one; it has: "
+    )
+    assert verdict.reason.endswith("); use pytorch:int8-fx or pytorch:int8-pt2e")
+    assert toolchain.unavailable("int8-fx", vgg) is None
+    for recipe in ("int8-pt2e", "int8-qat"):
+        pt2e = toolchain.unavailable(recipe, resnet)
+        assert pt2e is not None and "in-place residual add" in pt2e.reason
+        assert pt2e.reason == (
+            "torchao's X86InductorQuantizer cannot annotate resnet50's in-place residual add "
+            "(prepare_pt2e: 'Input partition has more than one output node'); "
+            "use pytorch:int8-fx or pytorch:int8-eager"
+        )
+        assert toolchain.unavailable(recipe, mv2_bundle) is None
 
 
 def test_recipes_state_their_knobs_and_requirements() -> None:
     toolchain = get_toolchain("pytorch")
     for name in ("int8-eager", "int8-fx", "int8-pt2e", "int8-qat", "int8-dynamic"):
         assert toolchain.recipes[name].precision == "int8"
-    assert toolchain.recipes["int8-pt2e"].requires == ("torchao",)  # type: ignore[attr-defined]
-    assert toolchain.recipes["int8-qat"].requires == ("torchao",)  # type: ignore[attr-defined]
+    for name in ("int8-pt2e", "int8-qat"):
+        needs = toolchain.recipes[name].needs
+        assert needs.packages == ("torch", "torchvision", "torchao")
+        assert needs.install == "pip install 'quantarena[pytorch-quant]'"
     assert toolchain.parse_recipe("int8-qat", {"steps": 8}).steps == 8  # type: ignore[attr-defined]
     with pytest.raises(ValueError):
         toolchain.parse_recipe("int8-eager", {"observer": "minmax"})
 
 
 def test_importing_the_adapter_does_not_import_torch() -> None:
-    code = "import sys, quantarena.toolchains.pytorch; from quantarena.toolchains.pytorch import recipes; assert 'torch' not in sys.modules"
+    """Every module of the package, the registry's adapter and its availability answers."""
+    code = textwrap.dedent("""
+        import importlib, pkgutil, sys
+        import quantarena.toolchains.pytorch as package
+        from quantarena.toolchains import get_toolchain
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+        toolchain = get_toolchain("pytorch")
+        for name in toolchain.recipes:
+            toolchain.unavailable(name)
+        runtimes = ("torch", "torchvision", "torchao")
+        leaked = sorted(m for m in sys.modules if m.split(".")[0] in runtimes)
+        assert not leaked, leaked
+    """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from toolchain_checks import build_and_load, predictions, reference_predictions
 
 # Compiled sessions are specialized to one batch size: batch 1 is compiled during load, so the
@@ -23,13 +24,20 @@ def _agreement(session, bundle, images) -> float:  # type: ignore[no-untyped-def
 def test_pt2e_int8_compiles_to_int8_kernels_and_agrees(
     mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
 ) -> None:
-    result, session = build_and_load("pytorch:int8-pt2e", mv2_bundle, calibration_images, tmp_path)
+    result, session = build_and_load(
+        "pytorch:int8-pt2e", mv2_bundle, calibration_images, tmp_path
+    )
     assert result.calibration_images == len(calibration_images)
     assert result.artifact.suffix == ".pt2"
-    details = result.recipe_details
-    assert details["weights"]["granularity"] == "per-channel" and details["activations"]["dtype"] == "uint8"
-    info = session.info  # type: ignore[attr-defined]
+    facts = result.facts
+    assert facts["weights"]["granularity"] == "per-channel"
+    assert facts["activations"]["dtype"] == "uint8"
+    assert facts["fp32_tensors_dropped"] > 0
+    assert facts["compiler"] == "inductor with freezing, at load"
+    info = session.info()
     assert info["freezing"] is True and "during load" in info["compiled"]
+    assert isinstance(info["load_notes"], list)
+    assert info["format"] == "torch.export program (.pt2)"
     # Inductor packed every convolution's weights for oneDNN INT8 (52 in MobileNetV2).
     assert info["int8_kernels"]["qconv_weight_prepack"] >= 52
     # int8 weights plus the serialized graph; the replaced FP32 weights are not saved.
@@ -40,14 +48,24 @@ def test_pt2e_int8_compiles_to_int8_kernels_and_agrees(
 
 
 @pytest.mark.slow
-def test_compiled_fp32_matches_eager(mv2_bundle, calibration_images, evaluation_images, tmp_path: Path) -> None:
-    result, session = build_and_load("pytorch:fp32-compiled", mv2_bundle, calibration_images, tmp_path)
+def test_compiled_fp32_matches_eager(
+    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+) -> None:
+    result, session = build_and_load(
+        "pytorch:fp32-compiled", mv2_bundle, calibration_images, tmp_path
+    )
     assert result.calibration_images == 0
+    assert result.facts["compiler"] == "inductor with freezing, at load"
+    assert "int8_kernels" not in session.info()  # only quantized programs count INT8 kernels
     batch = np.ascontiguousarray(evaluation_images.images[:1])
-    from quantarena.toolchains.pytorch.fp32 import TorchModuleSession
+    from quantarena.toolchains.pytorch.runtime import TorchModuleSession
 
     eager = TorchModuleSession(mv2_bundle.load_torch_module()).run(batch)
-    np.testing.assert_allclose(session.run(batch), eager, rtol=1e-3, atol=1e-3)
+    ours = session.run(batch)
+    np.testing.assert_allclose(ours, eager, rtol=1e-3, atol=1e-3)
+    # The compiled module called directly gives what run() gives.
+    raw = session.raw_call(batch)()
+    np.testing.assert_allclose(np.asarray(raw), ours, rtol=1e-6, atol=1e-6)
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.95
 
 
@@ -56,13 +74,17 @@ def test_qat_trains_on_calibration_images_and_converts(
     mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
 ) -> None:
     options = {"steps": 8, "batch_size": 8}
-    result, session = build_and_load("pytorch:int8-qat", mv2_bundle, calibration_images, tmp_path, options)
-    details = result.recipe_details
+    result, session = build_and_load(
+        "pytorch:int8-qat", mv2_bundle, calibration_images, tmp_path, options
+    )
+    facts = result.facts
     assert result.calibration_images == len(calibration_images)
-    assert details["steps"] == 8 and len(details["loss_history"]) == 8
+    # steps=8: one loss per step; the knobs themselves stay in the recipe, not among the facts.
+    assert len(facts["loss_history"]) == 8 and "steps" not in facts
     # The distillation loss on all training images went down, and the weights really moved.
-    assert details["loss_all_images_after"] < details["loss_all_images_before"], details
-    assert details["weights_changed_fraction"] > 0.5
-    assert details["observers_frozen_at_step"] == 4 and details["batchnorm_frozen_at_step"] == 0
-    assert session.info["int8_kernels"]["qconv_weight_prepack"] >= 52  # type: ignore[attr-defined]
+    assert facts["loss_all_images_after"] < facts["loss_all_images_before"], facts
+    assert facts["weights_changed_fraction"] > 0.5
+    assert facts["observers_frozen_at_step"] == 4 and facts["batchnorm_frozen_at_step"] == 0
+    assert set(facts["seconds"]) == {"export_and_prepare", "training", "convert_and_save"}
+    assert session.info()["int8_kernels"]["qconv_weight_prepack"] >= 52
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.7

@@ -9,16 +9,21 @@ import numpy as np
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains import BuildResult, Session, parse_variant
+from quantarena.toolchains import BuildOutcome, Session, parse_variant
 
 
 def build_and_load(
-    variant: str, bundle: ModelBundle, calibration: ImageArray, workdir: Path,
-    options: dict[str, Any] | None = None, threads: int = 2,
-) -> tuple[BuildResult, Session]:
+    variant: str,
+    bundle: ModelBundle,
+    calibration: ImageArray,
+    workdir: Path,
+    options: dict[str, Any] | None = None,
+    threads: int = 2,
+) -> tuple[BuildOutcome, Session]:
+    """Build through the adapter's public ``build`` (timed, facts type-checked) and load the
+    artifact through ``load`` (errors wrapped), exactly as the workers do."""
     toolchain, recipe_name = parse_variant(variant)
     recipe = toolchain.parse_recipe(recipe_name, options)
-    workdir.mkdir(parents=True, exist_ok=True)
     result = toolchain.build(bundle, recipe, calibration, workdir)
     return result, toolchain.load(result.artifact, recipe, threads)
 
@@ -33,6 +38,6 @@ def predictions(session: Session, images: ImageArray, batch: int = 16) -> np.nda
 
 def reference_predictions(bundle: ModelBundle, images: ImageArray) -> np.ndarray:
     """Top-1 of the FP32 torch module, the reference every variant is compared with."""
-    from quantarena.toolchains.pytorch.fp32 import TorchModuleSession
+    from quantarena.toolchains.pytorch.runtime import TorchModuleSession
 
     return predictions(TorchModuleSession(bundle.load_torch_module()), images)

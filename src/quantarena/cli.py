@@ -6,13 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import yaml
 
 from quantarena import __version__
-from quantarena.config import DEFAULT_VARIANTS, MeasureConfig, RunConfig
+from quantarena.config import MeasureConfig, RunConfig, default_variants
 from quantarena.errors import ConfigError, QuantarenaError
+
+if TYPE_CHECKING:
+    from quantarena.results.schema import Results
 
 # Fields set another way (variants: comma list; recipes: --recipe; measure: its own flags).
 _SPECIAL = {"variants", "recipes", "measure"}
@@ -32,7 +35,9 @@ def _default_text(field: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def _add_model_flags(parser: argparse.ArgumentParser, model: type[Any], dest_prefix: str) -> None:
+def _add_model_flags(
+    parser: argparse._ActionsContainer, model: type[Any], dest_prefix: str
+) -> None:
     for name, field in model.model_fields.items():
         if name in _SPECIAL:
             continue
@@ -44,7 +49,10 @@ def _add_model_flags(parser: argparse.ArgumentParser, model: type[Any], dest_pre
         help_text = (field.description or "").replace("%", "%%")
         shown = "" if "default" in help_text else f" (default: {_default_text(field)})"
         parser.add_argument(
-            _flag(name), dest=f"{dest_prefix}{name}", metavar=metavar, default=None,
+            _flag(name),
+            dest=f"{dest_prefix}{name}",
+            metavar=metavar,
+            default=None,
             help=f"{help_text}{shown}",
         )
 
@@ -54,7 +62,10 @@ def _parse_recipe_option(text: str) -> tuple[str, str, Any]:
     key, sep, raw = text.partition("=")
     variant, dot, knob = key.rpartition(".")
     if not sep or not dot or not variant or not knob:
-        raise ConfigError(f"--recipe {text!r} must look like VARIANT.KNOB=VALUE, e.g. onnxruntime:int8.calibration_method=entropy")
+        raise ConfigError(
+            f"--recipe {text!r} must look like VARIANT.KNOB=VALUE, e.g. "
+            "onnxruntime:int8.calibration_method=entropy"
+        )
     return variant, knob, yaml.safe_load(raw)
 
 
@@ -70,7 +81,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         field_name = key[4:]
         model = RunConfig if key.startswith("cfg_") else MeasureConfig
         annotation = model.model_fields[field_name].annotation
-        is_seq = get_origin(annotation) in (list, tuple) or any(get_origin(a) in (list, tuple) for a in get_args(annotation))
+        is_seq = get_origin(annotation) in (list, tuple) or any(
+            get_origin(a) in (list, tuple) for a in get_args(annotation)
+        )
         parsed: Any = _split_list(value) if is_seq else value
         if key.startswith("cfg_"):
             overrides[field_name] = parsed
@@ -84,45 +97,71 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quantarena",
-        description="Benchmark model-quantization toolchains fairly on your model, data and machine.",
+        description="Benchmark model-quantization toolchains fairly on your model, data and "
+                    "machine.",
     )
     parser.add_argument("--version", action="version", version=f"quantarena {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser(
-        "run", help="quantize and measure every variant",
-        description="Quantize a model with every requested toolchain and measure each result in its own process.",
-    )
-    run.add_argument("--config", type=Path, default=None, help="YAML file with any of these settings; flags override it")
-    run.add_argument(
-        "--variants", default=None,
-        help="comma-separated TOOLCHAIN:RECIPE list (default: " + ", ".join(DEFAULT_VARIANTS) + "); see 'quantarena list'",
+        "run",
+        help="quantize and measure every variant",
+        description="Quantize a model with every requested toolchain and measure each result in "
+                    "its own process.",
     )
     run.add_argument(
-        "--recipe", action="append", default=[], metavar="VARIANT.KNOB=VALUE",
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML file with any of these settings; flags override it",
+    )
+    run.add_argument(
+        "--variants",
+        default=None,
+        help="comma-separated TOOLCHAIN:RECIPE list (default: "
+        + ", ".join(default_variants())
+        + "); see 'quantarena list'",
+    )
+    run.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        metavar="VARIANT.KNOB=VALUE",
         help="set one recipe knob, e.g. onnxruntime:int8.calibration_method=entropy (repeatable)",
     )
     _add_model_flags(run, RunConfig, "cfg_")
     measure = run.add_argument_group("measurement")
     _add_model_flags(measure, MeasureConfig, "msr_")
 
-    listing = commands.add_parser("list", help="toolchains and variants, and whether each is available here")
+    listing = commands.add_parser(
+        "list", help="toolchains and variants, and whether each is available here"
+    )
     listing.add_argument("--json", action="store_true", help="machine-readable output")
 
-    report = commands.add_parser("report", help="regenerate report.md (and report.html) from results.json")
+    report = commands.add_parser(
+        "report", help="regenerate report.md (and report.html) from results.json"
+    )
     report.add_argument("run_dir", type=Path)
 
     compare = commands.add_parser(
-        "compare", help="put two runs side by side, or two variants of one run image by image",
-        description="quantarena compare RUN_A RUN_B: variants of two runs side by side, with warnings where the "
-                    "setups differ. quantarena compare RUN_DIR --variants A,B: paired accuracy statistics of "
-                    "variant B vs A from their per-image predictions.",
+        "compare",
+        help="put two runs side by side, or two variants of one run image by image",
+        description="quantarena compare RUN_A RUN_B: variants of two runs side by side, with "
+                    "warnings where the "
+        "setups differ. quantarena compare RUN_DIR --variants A,B: paired accuracy statistics of "
+        "variant B vs A from their per-image predictions.",
     )
     compare.add_argument("run_a", type=Path)
     compare.add_argument("run_b", type=Path, nargs="?", default=None)
-    compare.add_argument("--variants", default=None, metavar="A,B",
-                         help="compare two variants of RUN_A on the same images (B relative to A)")
-    compare.add_argument("--out", type=Path, default=None, help="write the comparison as Markdown here")
+    compare.add_argument(
+        "--variants",
+        default=None,
+        metavar="A,B",
+        help="compare two variants of RUN_A on the same images (B relative to A)",
+    )
+    compare.add_argument(
+        "--out", type=Path, default=None, help="write the comparison as Markdown here"
+    )
     return parser
 
 
@@ -141,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["recipes"] = recipes
     config = load_config(args.config, overrides)
     results = run_benchmark(config, log=lambda line: print(line, flush=True))
-    out = Path(results.config["out"])
+    out = Path(results.config["out"])  # the resolved output folder
     write_markdown(results, out)
     _write_html(results, out)
     print()
@@ -150,11 +189,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(v.status == "failed" for v in results.variants) else 0
 
 
-def _write_html(results: Any, out: Path) -> None:
-    try:
-        from quantarena.report.html import write_html
-    except ModuleNotFoundError:
-        return
+def _write_html(results: Results, out: Path) -> None:
+    from quantarena.report.html import write_html
+
     write_html(results, out)
 
 
@@ -166,15 +203,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = []
     for toolchain in registered_toolchains():
         for name, recipe in toolchain.recipes.items():
-            available = toolchain.availability(name)
-            rows.append({
-                "variant": f"{toolchain.name}:{name}", "precision": recipe.precision,
-                "available": available.ok, "reason": available.reason, "summary": recipe.summary,
-            })
+            problem = toolchain.unavailable(name)
+            rows.append(
+                {
+                    "variant": f"{toolchain.name}:{name}",
+                    "precision": recipe.precision,
+                    "available": problem is None,
+                    "reason": problem.reason if problem else "",
+                    "summary": recipe.summary,
+                }
+            )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    width = max(len(r["variant"]) for r in rows)
+    width = max(len(str(r["variant"])) for r in rows)
     for r in rows:
         state = "available" if r["available"] else f"unavailable: {r['reason']}"
         print(f"{r['variant']:<{width}}  {r['precision']:<5}  {state}")
@@ -196,17 +238,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    try:
-        from quantarena.report.compare import compare_runs, compare_variants
-    except ModuleNotFoundError:
-        raise QuantarenaError("compare is not available in this installation") from None
+    from quantarena.report.compare import compare_runs, compare_variants
+
     if args.variants is not None:
         names = _split_list(args.variants)
         if len(names) != 2 or args.run_b is not None:
-            raise ConfigError("use: quantarena compare RUN_DIR --variants A,B (two variants of one run)")
+            raise ConfigError(
+                "use: quantarena compare RUN_DIR --variants A,B (two variants of one run)"
+            )
         text = compare_variants(args.run_a, names[0], names[1]).to_markdown()
     elif args.run_b is None:
-        raise ConfigError("use: quantarena compare RUN_A RUN_B, or quantarena compare RUN_DIR --variants A,B")
+        raise ConfigError(
+            "use: quantarena compare RUN_A RUN_B, or quantarena compare RUN_DIR --variants A,B"
+        )
     else:
         text = compare_runs(args.run_a, args.run_b)
     if args.out:
@@ -224,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: results measured so far are in the output folder's results.json", file=sys.stderr)
+        print(
+            "interrupted: results measured so far are in the output folder's results.json",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -1,4 +1,4 @@
-"""Exceptions that carry their exit code, so the CLI prints one clear line instead of a traceback."""
+"""Exceptions that carry their exit code, so the CLI prints one clear line, not a traceback."""
 
 from __future__ import annotations
 
@@ -37,3 +37,9 @@ class ResultsError(QuantarenaError):
     """A results file is missing, unreadable, or of an unknown schema version."""
 
     exit_code = 6
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (runtimes print pages), or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

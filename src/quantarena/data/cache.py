@@ -75,7 +75,9 @@ def cache_split(
     try:
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             images = pool.map(lambda s: load_image(s.path, spec), samples)
-            for i, image in enumerate(tqdm(images, total=len(samples), desc=desc, unit="img", leave=False)):
+            for i, image in enumerate(
+                tqdm(images, total=len(samples), desc=desc, unit="img", leave=False)
+            ):
                 array[i] = image
         array.flush()
         del array
@@ -92,7 +94,11 @@ def read_head(array_path: Path, count: int) -> np.ndarray:
     measuring worker's resident memory holds only what it timed, not pages of the whole split."""
     with array_path.open("rb") as handle:
         major, _ = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if major == 1
+            else np.lib.format.read_array_header_2_0
+        )
         shape, _, dtype = read_header(handle)
         count = min(count, shape[0])
         per_image = int(np.prod(shape[1:]))
@@ -104,4 +110,6 @@ def load_split(array_path: Path) -> ImageArray:
     """Memory-map a cached split (read-only)."""
     meta = json.loads(array_path.with_suffix(".json").read_text())
     images = np.load(array_path, mmap_mode="r")
-    return ImageArray(images=images, labels=np.asarray(meta["labels"], dtype=np.int64), files=meta["files"])
+    return ImageArray(
+        images=images, labels=np.asarray(meta["labels"], dtype=np.int64), files=meta["files"]
+    )

@@ -57,7 +57,9 @@ def _from_labels_csv(root: Path) -> list[Sample]:
             try:
                 label = int(row["label"])
             except (TypeError, ValueError):
-                raise DataError(f"{root / 'labels.csv'} line {line}: label {row['label']!r} is not an integer") from None
+                raise DataError(
+                    f"{root / 'labels.csv'} line {line}: label {row['label']!r} is not an integer"
+                ) from None
             path = image_dir / row["file"]
             if not path.exists():
                 raise DataError(f"{root / 'labels.csv'} line {line}: image not found: {path}")

@@ -33,6 +33,8 @@ def load_image(path: Path, spec: PreprocessSpec) -> np.ndarray:
     left = int(round((size[0] - spec.crop) / 2.0))
     top = int(round((size[1] - spec.crop) / 2.0))
     rgb = rgb.crop((left, top, left + spec.crop, top + spec.crop))
-    array = np.asarray(rgb, dtype=np.float32) / 255.0
-    array = (array - np.asarray(spec.mean, dtype=np.float32)) / np.asarray(spec.std, dtype=np.float32)
-    return np.ascontiguousarray(array.transpose(2, 0, 1))
+    pixels = np.asarray(rgb, dtype=np.float32) / np.float32(255.0)
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
+    normalized: np.ndarray = (pixels - mean) / std
+    return np.ascontiguousarray(normalized.transpose(2, 0, 1))

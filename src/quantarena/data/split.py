@@ -23,7 +23,9 @@ def list_sha256(samples: list[Sample]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def split_samples(samples: list[Sample], calibration: int, evaluation: int | None, seed: int) -> Split:
+def split_samples(
+    samples: list[Sample], calibration: int, evaluation: int | None, seed: int
+) -> Split:
     """Shuffle with ``seed``; the first ``calibration`` samples calibrate, the next ``evaluation``
     (default: all the rest) evaluate. No image is in both."""
     if calibration < 1:

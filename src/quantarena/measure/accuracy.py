@@ -1,16 +1,16 @@
-"""Top-1/top-5 from logits, per-image predictions, and agreement/paired statistics vs a reference."""
+"""Top-1/top-5 from logits, per-image predictions, and the paired comparison with a reference."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from quantarena.data.cache import ImageArray
-from quantarena.measure.stats import paired_comparison
+from quantarena.results.measurements import Accuracy
 
 TOP_K = 5
 
@@ -24,23 +24,45 @@ class Predictions:
     top5: np.ndarray  # (N, 5)
 
     @property
+    def top1(self) -> np.ndarray:
+        return np.asarray(self.top5[:, 0])
+
+    @property
     def correct_top1(self) -> np.ndarray:
-        return self.top5[:, 0] == self.labels
+        return np.asarray(self.top1 == self.labels)
 
     @property
     def correct_top5(self) -> np.ndarray:
-        return (self.top5 == self.labels[:, None]).any(axis=1)
+        return np.asarray((self.top5 == self.labels[:, None]).any(axis=1))
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Path) -> None:
         np.savez_compressed(path, files=np.asarray(self.files), labels=self.labels, top5=self.top5)
 
     @classmethod
-    def load(cls, path: Any) -> Predictions:
+    def load(cls, path: Path) -> Predictions:
         with np.load(path) as data:
-            return cls(files=[str(f) for f in data["files"]], labels=data["labels"], top5=data["top5"])
+            return cls(
+                files=[str(f) for f in data["files"]], labels=data["labels"], top5=data["top5"]
+            )
+
+    def accuracy(self, reference: Predictions | None = None) -> Accuracy:
+        """Top-1/top-5 of these predictions; with ``reference`` (the same images), also the
+        paired change, its CI and McNemar test, and the top-1 agreement."""
+        accuracy = Accuracy(
+            images=len(self.files),
+            top1=float(self.correct_top1.mean()),
+            top5=float(self.correct_top5.mean()),
+        )
+        if reference is None:
+            return accuracy
+        if reference.files != self.files:
+            raise ValueError("reference and variant were evaluated on different images")
+        return accuracy.compared_with(self.top1, self.labels, reference.top1)
 
 
-def predict(run: Callable[[np.ndarray], np.ndarray], images: ImageArray, batch: int, desc: str = "accuracy") -> Predictions:
+def predict(
+    run: Callable[[np.ndarray], np.ndarray], images: ImageArray, batch: int, desc: str = "accuracy"
+) -> Predictions:
     """Run every evaluation image once (fixed batch shape, last batch padded)."""
     rows = []
     for chunk, valid in tqdm(images.batches(batch), desc=desc, unit="batch", leave=False):
@@ -48,21 +70,6 @@ def predict(run: Callable[[np.ndarray], np.ndarray], images: ImageArray, batch: 
         if logits.ndim != 2:
             raise ValueError(f"expected (batch, classes) logits, got shape {logits.shape}")
         rows.append(np.argsort(-logits, axis=1)[:, :TOP_K])
-    return Predictions(files=list(images.files), labels=np.asarray(images.labels), top5=np.concatenate(rows))
-
-
-def accuracy_summary(pred: Predictions, reference: Predictions | None) -> dict[str, Any]:
-    """The ``accuracy`` block of a variant's results (fractions; delta in percentage points)."""
-    summary: dict[str, Any] = {
-        "images": len(pred.files),
-        "top1": float(pred.correct_top1.mean()),
-        "top5": float(pred.correct_top5.mean()),
-    }
-    if reference is not None:
-        if reference.files != pred.files:
-            raise ValueError("reference and variant were evaluated on different images")
-        comparison = paired_comparison(pred.correct_top1, reference.correct_top1)
-        summary["top1_delta_pp"] = comparison.delta_pp
-        summary["agreement_top1"] = float(np.mean(pred.top5[:, 0] == reference.top5[:, 0]))
-        summary["vs_reference"] = comparison.to_json()
-    return summary
+    return Predictions(
+        files=list(images.files), labels=np.asarray(images.labels), top5=np.concatenate(rows)
+    )

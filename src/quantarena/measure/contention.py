@@ -6,42 +6,42 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 
 import psutil
 
-#: Other processes above this share of the machine's CPU earn a note on the variant's row.
-CONTENTION_PERCENT = 10.0
+from quantarena.results.measurements import Contention
 
 
-def _busy_seconds(times: psutil._common.scputimes) -> float:  # type: ignore[name-defined]
+def _busy_seconds() -> float:
+    times = psutil.cpu_times()
     idle = times.idle + getattr(times, "iowait", 0.0)
     return float(sum(times) - idle)
 
 
-@dataclass
-class ContentionMeter:
-    _wall: float = 0.0
-    _busy: float = 0.0
-    _own: float = 0.0
-    cores: int = field(default_factory=lambda: psutil.cpu_count(logical=True) or 1)
+def _own_seconds() -> float:
+    own = os.times()
+    return own.user + own.system
+
+
+class ContentionWindow:
+    """Opened with ``start()``; ``stop()`` gives the other processes' share over the window."""
+
+    def __init__(self) -> None:
+        self.cores = psutil.cpu_count(logical=True) or 1
+        self._wall = self._busy = self._own = 0.0
 
     def start(self) -> None:
-        own = os.times()
-        self._own = own.user + own.system
-        self._busy = _busy_seconds(psutil.cpu_times())
+        self._own = _own_seconds()
+        self._busy = _busy_seconds()
         self._wall = time.perf_counter()
 
-    def stop(self) -> dict[str, float | str | None]:
+    def stop(self) -> Contention:
         wall = time.perf_counter() - self._wall
-        own = os.times()
-        own_seconds = own.user + own.system - self._own
-        busy = _busy_seconds(psutil.cpu_times()) - self._busy
+        own = _own_seconds() - self._own
+        busy = _busy_seconds() - self._busy
         capacity = max(wall * self.cores, 1e-9)
-        others = max(0.0, (busy - own_seconds) / capacity * 100.0)
-        note = None
-        if others > CONTENTION_PERCENT:
-            note = (f"other processes used {others:.0f}% of the CPU while this variant was timed: "
-                    "its latency and throughput may be inflated")
-        return {"window_s": wall, "others_cpu_percent": others,
-                "own_cpu_percent": own_seconds / capacity * 100.0, "warning": note}
+        return Contention(
+            window_s=wall,
+            others_cpu_percent=max(0.0, (busy - own) / capacity * 100.0),
+            own_cpu_percent=own / capacity * 100.0,
+        )

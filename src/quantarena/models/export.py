@@ -28,13 +28,23 @@ def export_onnx(module: Any, input_shape: tuple[int, int, int], path: Path) -> N
         warnings.simplefilter("ignore")
         try:
             torch.onnx.export(
-                module, (example,), str(path), dynamo=False, opset_version=ONNX_OPSET,
-                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, **common,
+                module,
+                (example,),
+                str(path),
+                dynamo=False,
+                opset_version=ONNX_OPSET,
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                **common,
             )
         except TypeError:  # an exporter without the legacy path
             torch.onnx.export(
-                module, (example,), str(path), dynamo=True, external_data=False,
-                dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, **common,
+                module,
+                (example,),
+                str(path),
+                dynamo=True,
+                external_data=False,
+                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                **common,
             )
 
 

@@ -6,6 +6,7 @@ Runs inside a worker process (it imports torch); the orchestrator only reads ``b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,9 +22,15 @@ def is_onnx_path(model: str) -> bool:
 
 
 def prepare_bundle(
-    model: str, weights: str, workdir: Path, seed: int, *,
-    input_size: int | None = None, resize: int | None = None,
-    mean: tuple[float, float, float] | None = None, std: tuple[float, float, float] | None = None,
+    model: str,
+    weights: str,
+    workdir: Path,
+    seed: int,
+    *,
+    input_size: int | None = None,
+    resize: int | None = None,
+    mean: tuple[float, float, float] | None = None,
+    std: tuple[float, float, float] | None = None,
 ) -> ModelBundle:
     """Write ``model.onnx`` (+ ``model_state.pt`` for torch models) and ``bundle.json``."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -31,8 +38,10 @@ def prepare_bundle(
         bundle = _from_onnx(Path(model), workdir, input_size, resize, mean, std)
     else:
         if any(v is not None for v in (input_size, resize, mean, std)):
-            raise ConfigError("--input-size/--resize/--mean/--std apply to ONNX models only; "
-                              "torchvision models use their weights' own preprocessing")
+            raise ConfigError(
+                "--input-size/--resize/--mean/--std apply to ONNX models only; "
+                "torchvision models use their weights' own preprocessing"
+            )
         bundle = _from_torchvision(model, weights, workdir, seed)
     bundle.save(workdir / "bundle.json")
     return bundle
@@ -58,24 +67,34 @@ def _from_torchvision(name: str, weights: str, workdir: Path, seed: int) -> Mode
         raise ModelError(f"the ONNX export of {name} differs from the module by {difference:.2g}")
     label = member.name if member is not None else ("none" if weights == "none" else weights)
     return ModelBundle(
-        name=name, source="torchvision", weights=label, pretrained=pretrained,
-        input_shape=shape, preprocessing=spec, onnx_path=onnx_path,
+        name=name,
+        source="torchvision",
+        weights=label,
+        pretrained=pretrained,
+        input_shape=shape,
+        preprocessing=spec,
+        onnx_path=onnx_path,
         num_classes=_num_classes(module, shape),
-        torch_arch=name, torch_state_path=state_path,
+        torch_arch=name,
+        torch_state_path=state_path,
         notes=(f"ONNX export max |logit difference| vs torch: {difference:.2e}",),
     )
 
 
-def _num_classes(module: object, shape: tuple[int, int, int]) -> int:
+def _num_classes(module: Any, shape: tuple[int, int, int]) -> int:
     import torch
 
     with torch.inference_mode():
-        return int(module(torch.zeros(1, *shape)).shape[-1])  # type: ignore[operator]
+        return int(module(torch.zeros(1, *shape)).shape[-1])
 
 
 def _from_onnx(
-    path: Path, workdir: Path, input_size: int | None, resize: int | None,
-    mean: tuple[float, float, float] | None, std: tuple[float, float, float] | None,
+    path: Path,
+    workdir: Path,
+    input_size: int | None,
+    resize: int | None,
+    mean: tuple[float, float, float] | None,
+    std: tuple[float, float, float] | None,
 ) -> ModelBundle:
     from quantarena.models.onnx_source import import_onnx
 
@@ -83,12 +102,23 @@ def _from_onnx(
     input_name, output_name, shape = import_onnx(path, onnx_path)
     crop = input_size or shape[1]
     if crop != shape[1] or shape[1] != shape[2]:
-        raise ModelError(f"{path}: input is {shape}, which does not match a square {crop}x{crop} crop")
+        raise ModelError(
+            f"{path}: input is {shape}, which does not match a square {crop}x{crop} crop"
+        )
     spec = PreprocessSpec(
-        resize=resize or int(round(crop / 0.875)), crop=crop,
-        mean=mean or IMAGENET_MEAN, std=std or IMAGENET_STD,
+        resize=resize or int(round(crop / 0.875)),
+        crop=crop,
+        mean=mean or IMAGENET_MEAN,
+        std=std or IMAGENET_STD,
     )
     return ModelBundle(
-        name=path.stem, source="onnx", weights=str(path), pretrained=True, input_shape=shape,
-        preprocessing=spec, onnx_path=onnx_path, input_name=input_name, output_name=output_name,
+        name=path.stem,
+        source="onnx",
+        weights=str(path),
+        pretrained=True,
+        input_shape=shape,
+        preprocessing=spec,
+        onnx_path=onnx_path,
+        input_name=input_name,
+        output_name=output_name,
     )

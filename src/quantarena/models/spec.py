@@ -16,6 +16,16 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def as_chw(values: list[int]) -> tuple[int, int, int]:
+    c, h, w = (int(v) for v in values)
+    return c, h, w
+
+
+def as_triple(values: list[float]) -> tuple[float, float, float]:
+    a, b, c = (float(v) for v in values)
+    return a, b, c
+
+
 @dataclass(frozen=True)
 class PreprocessSpec:
     """Resize the shorter side, center-crop, scale to [0, 1], normalize per channel (torchvision's
@@ -36,8 +46,8 @@ class PreprocessSpec:
         return cls(
             resize=int(data["resize"]),
             crop=int(data["crop"]),
-            mean=tuple(float(v) for v in data["mean"]),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in data["std"]),  # type: ignore[arg-type]
+            mean=as_triple(data["mean"]),
+            std=as_triple(data["std"]),
             interpolation=str(data.get("interpolation", "bilinear")),
         )
 
@@ -78,14 +88,16 @@ class ModelBundle:
             source=data["source"],
             weights=data["weights"],
             pretrained=bool(data["pretrained"]),
-            input_shape=tuple(data["input_shape"]),  # type: ignore[arg-type]
+            input_shape=as_chw(data["input_shape"]),
             preprocessing=PreprocessSpec.from_dict(data["preprocessing"]),
             onnx_path=Path(data["onnx_path"]),
             input_name=data.get("input_name", "input"),
             output_name=data.get("output_name", "logits"),
             num_classes=int(data.get("num_classes", 1000)),
             torch_arch=data.get("torch_arch"),
-            torch_state_path=Path(data["torch_state_path"]) if data.get("torch_state_path") else None,
+            torch_state_path=Path(data["torch_state_path"])
+            if data.get("torch_state_path")
+            else None,
             notes=tuple(data.get("notes", ())),
         )
 

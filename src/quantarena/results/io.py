@@ -37,4 +37,6 @@ def load_results(run_dir_or_file: Path) -> Results:
     try:
         return Results.model_validate(data)
     except ValidationError as exc:
-        raise ResultsError(f"{path} does not match the results schema: {exc.errors()[0]['msg']}") from exc
+        raise ResultsError(
+            f"{path} does not match the results schema: {exc.errors()[0]['msg']}"
+        ) from exc

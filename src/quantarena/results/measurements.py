@@ -26,7 +26,7 @@ class Block(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    def notes(self) -> list[str]:
+    def row_notes(self) -> list[str]:
         """Lines this measurement wants on its variant's row (drift, contention ...)."""
         return []
 
@@ -72,20 +72,39 @@ class Latency(Block):
 
     @classmethod
     def from_samples(
-        cls, times_s: Sequence[float], *, batch: int, seconds: float, stop_reason: str,
-        warmup_iterations: int, warmup_stable: bool,
+        cls,
+        times_s: Sequence[float],
+        *,
+        batch: int,
+        seconds: float,
+        stop_reason: str,
+        warmup_iterations: int,
+        warmup_stable: bool,
     ) -> Latency:
         ms = np.asarray(times_s, dtype=np.float64) * 1000.0
         quantiles = [float(v) for v in np.percentile(ms, np.arange(101))]
         mean = float(ms.mean())
         std = float(ms.std(ddof=1)) if len(ms) > 1 else 0.0
         return cls(
-            batch=batch, iterations=len(ms), seconds=seconds, mean=mean, std=std,
-            min=float(ms.min()), p25=quantiles[25], p50=quantiles[50], p75=quantiles[75],
-            p90=quantiles[90], p99=quantiles[99], max=float(ms.max()), cv=std / mean if mean else 0.0,
-            p50_ci95=list(median_ci(ms)), stop_reason=stop_reason,
-            warmup_iterations=warmup_iterations, warmup_stable=warmup_stable,
-            quantiles=quantiles, drift_pct=_drift_pct(ms),
+            batch=batch,
+            iterations=len(ms),
+            seconds=seconds,
+            mean=mean,
+            std=std,
+            min=float(ms.min()),
+            p25=quantiles[25],
+            p50=quantiles[50],
+            p75=quantiles[75],
+            p90=quantiles[90],
+            p99=quantiles[99],
+            max=float(ms.max()),
+            cv=std / mean if mean else 0.0,
+            p50_ci95=list(median_ci(ms)),
+            stop_reason=stop_reason,
+            warmup_iterations=warmup_iterations,
+            warmup_stable=warmup_stable,
+            quantiles=quantiles,
+            drift_pct=_drift_pct(ms),
         )
 
     def mean_ci95(self) -> tuple[float, float]:
@@ -106,14 +125,20 @@ class Latency(Block):
             return runs[0]
         medians = [run.p50 for run in runs]
         chosen = sorted(runs, key=lambda run: run.p50)[len(runs) // 2]
-        between = {"low": min(medians), "high": max(medians), "coverage": 1 - 2 * 0.5 ** len(medians)}
+        between = {
+            "low": min(medians),
+            "high": max(medians),
+            "coverage": 1 - 2 * 0.5 ** len(medians),
+        }
         return chosen.model_copy(update={"p50_runs": medians, "p50_between_runs": between})
 
-    def notes(self) -> list[str]:
+    def row_notes(self) -> list[str]:
         if self.drift_pct is not None and abs(self.drift_pct) > DRIFT_NOTE_PCT:
             return [
-                f"batch-{self.batch} latency drifted {self.drift_pct:+.1f}% between the first and second "
-                "half of its window: the machine's speed changed while measuring (consider --repeats)"
+                f"batch-{self.batch} latency drifted {self.drift_pct:+.1f}% between the first and "
+                "second "
+                "half of its window: the machine's speed changed while measuring (consider "
+                "--repeats)"
             ]
         return []
 
@@ -143,9 +168,12 @@ class Throughput(Block):
     def from_latency(cls, calls: Latency) -> Throughput:
         lo_ms, hi_ms = calls.mean_ci95()
         return cls(
-            batch=calls.batch, images_per_s=calls.batch / (calls.mean / 1000.0),
+            batch=calls.batch,
+            images_per_s=calls.batch / (calls.mean / 1000.0),
             images_per_s_ci95=[calls.batch / (hi_ms / 1000.0), calls.batch / (lo_ms / 1000.0)],
-            iterations=calls.iterations, batch_latency_ms_p50=calls.p50, stop_reason=calls.stop_reason,
+            iterations=calls.iterations,
+            batch_latency_ms_p50=calls.p50,
+            stop_reason=calls.stop_reason,
             warmup_iterations=calls.warmup_iterations,
         )
 
@@ -158,7 +186,9 @@ class Throughput(Block):
         for batch in dict.fromkeys(t.batch for run in runs for t in run):
             same = [t for run in runs for t in run if t.batch == batch]
             chosen = sorted(same, key=lambda t: t.images_per_s)[len(same) // 2]
-            combined.append(chosen.model_copy(update={"images_per_s_runs": [t.images_per_s for t in same]}))
+            combined.append(
+                chosen.model_copy(update={"images_per_s_runs": [t.images_per_s for t in same]})
+            )
         return combined
 
 
@@ -197,10 +227,11 @@ class Contention(Block):
     others_cpu_percent: float
     own_cpu_percent: float
 
-    def notes(self) -> list[str]:
+    def row_notes(self) -> list[str]:
         if self.others_cpu_percent > CONTENTION_PERCENT:
             return [
-                f"other processes used {self.others_cpu_percent:.0f}% of the CPU while this variant was "
+                f"other processes used {self.others_cpu_percent:.0f}% of the CPU while this "
+                "variant was "
                 "timed: its latency and throughput may be inflated"
             ]
         return []
@@ -223,13 +254,20 @@ class PairedComparison(Block):
         a = np.asarray(correct, dtype=bool)
         r = np.asarray(reference_correct, dtype=bool)
         if a.shape != r.shape or a.ndim != 1 or len(a) == 0:
-            raise ValueError("paired comparison needs two equal-length, non-empty per-image vectors")
+            raise ValueError(
+                "paired comparison needs two equal-length, non-empty per-image vectors"
+            )
         lo, hi = bootstrap_ci_pp(a.astype(np.int8) - r.astype(np.int8))
         gained, lost = int(np.sum(a & ~r)), int(np.sum(~a & r))
         p = mcnemar_exact_p(gained, lost)
         return cls(
-            images=len(a), delta_pp=float((a.mean() - r.mean()) * 100.0), ci95_pp=[lo, hi], mcnemar_p=p,
-            gained=gained, lost=lost, significant=bool(p < 0.05 and not (lo <= 0.0 <= hi)),
+            images=len(a),
+            delta_pp=float((a.mean() - r.mean()) * 100.0),
+            ci95_pp=[lo, hi],
+            mcnemar_p=p,
+            gained=gained,
+            lost=lost,
+            significant=bool(p < 0.05 and not (lo <= 0.0 <= hi)),
         )
 
 
@@ -243,17 +281,23 @@ class Accuracy(Block):
     agreement_top1: float | None = None
     vs_reference: PairedComparison | None = None
 
-    def compared_with(self, top1: np.ndarray, labels: np.ndarray, reference_top1: np.ndarray) -> Accuracy:
+    def compared_with(
+        self, top1: np.ndarray, labels: np.ndarray, reference_top1: np.ndarray
+    ) -> Accuracy:
         """This accuracy with the paired comparison against the reference's top-1 predictions."""
         if len(top1) != len(reference_top1):
             raise ValueError("reference and variant were evaluated on different images")
         comparison = PairedComparison.of(top1 == labels, reference_top1 == labels)
-        return self.model_copy(update={
-            "top1_delta_pp": comparison.delta_pp,
-            "agreement_top1": float(np.mean(top1 == reference_top1)),
-            "vs_reference": comparison,
-        })
+        return self.model_copy(
+            update={
+                "top1_delta_pp": comparison.delta_pp,
+                "agreement_top1": float(np.mean(top1 == reference_top1)),
+                "vs_reference": comparison,
+            }
+        )
 
 
 #: The measurement keys of a variant's row, in measuring order (also the ``unavailable`` keys).
-MeasurementKey = Literal["latency", "throughput", "energy", "cpu_time", "contention", "memory", "accuracy"]
+MeasurementKey = Literal[
+    "latency", "throughput", "energy", "cpu_time", "contention", "memory", "accuracy"
+]

@@ -17,13 +17,17 @@ def _v1_variant(variant: Data, variants: list[Data]) -> Data:
     energy = variant.pop("energy", None) or {}
     if energy.get("cpu_seconds_per_image") is not None:
         variant["cpu_time"] = {
-            "batch": energy.get("batch", 0), "images": energy.get("images", 0),
-            "window_s": energy.get("window_s", 0.0), "seconds_per_image": energy["cpu_seconds_per_image"],
+            "batch": energy.get("batch", 0),
+            "images": energy.get("images", 0),
+            "window_s": energy.get("window_s", 0.0),
+            "seconds_per_image": energy["cpu_seconds_per_image"],
         }
     if energy.get("joules_per_image") is not None:
         variant["energy"] = {
-            "batch": energy.get("batch", 0), "images": energy.get("images", 0),
-            "window_s": energy.get("window_s", 0.0), "joules_per_image": energy["joules_per_image"],
+            "batch": energy.get("batch", 0),
+            "images": energy.get("images", 0),
+            "window_s": energy.get("window_s", 0.0),
+            "joules_per_image": energy["joules_per_image"],
             "sources": list(energy.get("source", [])),
         }
     contention = variant.get("contention")
@@ -33,9 +37,12 @@ def _v1_variant(variant: Data, variants: list[Data]) -> Data:
         variant["build"].setdefault("facts", {})
     # 1.x had no declared baseline; its rule was the toolchain's FP32 variant, by name.
     same = sorted(
-        v["name"] for v in variants
-        if v.get("toolchain") == variant.get("toolchain") and v.get("precision") == "fp32"
-        and v.get("status") == "ok" and v.get("latency_ms")
+        v["name"]
+        for v in variants
+        if v.get("toolchain") == variant.get("toolchain")
+        and v.get("precision") == "fp32"
+        and v.get("status") == "ok"
+        and v.get("latency_ms")
     )
     variant.setdefault("baseline", same[0] if same else None)
     return variant
@@ -58,14 +65,19 @@ def migrate(data: Data, current_major: int, source: str) -> Data:
     try:
         major = int(version.split(".")[0])
     except ValueError:
-        raise ResultsError(f"{source} has schema version {version!r}, which this quantarena cannot read") from None
+        raise ResultsError(
+            f"{source} has schema version {version!r}, which this quantarena cannot read"
+        ) from None
     if major > current_major:
         raise ResultsError(
-            f"{source} has schema version {version}, newer than this quantarena reads ({current_major}.x): upgrade quantarena"
+            f"{source} has schema version {version}, newer than this quantarena reads "
+            f"({current_major}.x): upgrade quantarena"
         )
     while major < current_major:
         if major not in STEPS:
-            raise ResultsError(f"{source} has schema version {version}, which this quantarena cannot read")
+            raise ResultsError(
+                f"{source} has schema version {version}, which this quantarena cannot read"
+            )
         data = STEPS[major](data)
         major += 1
     return data

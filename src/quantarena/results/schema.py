@@ -89,9 +89,17 @@ class Measurements(Block):
 
     def measurement_notes(self) -> list[str]:
         """The notes every measurement asks for (drift, contention ...), in measuring order."""
-        blocks: list[Block | None] = [self.timings, self.latency_ms, *self.throughput, self.energy,
-                                      self.cpu_time, self.contention, self.memory, self.accuracy]
-        return [note for block in blocks if block is not None for note in block.notes()]
+        blocks: list[Block | None] = [
+            self.timings,
+            self.latency_ms,
+            *self.throughput,
+            self.energy,
+            self.cpu_time,
+            self.contention,
+            self.memory,
+            self.accuracy,
+        ]
+        return [note for block in blocks if block is not None for note in block.row_notes()]
 
 
 class VariantResult(Measurements):

@@ -1,21 +1,25 @@
-"""What the orchestrator asks a worker to do. Plain JSON both ways, so a worker needs nothing
-from its parent's memory and a crash in one runtime cannot touch another."""
+"""What the orchestrator asks a worker to do, and what a worker answers: typed JSON both ways, so
+a worker needs nothing from its parent's memory and a crash in one runtime cannot touch another.
+Recipes travel as versioned payloads and are rebuilt from the registry's allow-list."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from quantarena.config import MeasureConfig
+from quantarena.toolchains.base import RecipePayload
 
 
 class _Job(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PrepareJob(_Job):
+    """Make the FP32 bundle (torch module state, ONNX export, preprocessing) in ``workdir``."""
+
     kind: Literal["prepare"] = "prepare"
     model: str
     weights: str
@@ -29,8 +33,7 @@ class PrepareJob(_Job):
 
 class BuildJob(_Job):
     kind: Literal["build"] = "build"
-    variant: str
-    recipe: dict[str, Any]
+    recipe: RecipePayload
     bundle: Path
     calibration: Path
     workdir: Path
@@ -38,24 +41,38 @@ class BuildJob(_Job):
 
 class MeasureJob(_Job):
     kind: Literal["measure"] = "measure"
-    variant: str
-    recipe: dict[str, Any]
+    recipe: RecipePayload
+    bundle: Path
     artifact: Path
     evaluation: Path
     threads: int
     measure: MeasureConfig
-    accuracy: bool  # False for random weights
-    accuracy_unavailable_reason: str = ""
     predictions_path: Path
+    #: a timing repeat: speed only, no accuracy pass
+    timing_only: bool = False
 
 
-Job = PrepareJob | BuildJob | MeasureJob
+Job = Annotated[PrepareJob | BuildJob | MeasureJob, Field(discriminator="kind")]
 
 
-class JobOutcome(BaseModel):
-    """A worker's answer: ``result`` on success, else ``status`` + one-line ``reason``."""
+class Prepared(BaseModel):
+    bundle: Path
+
+
+Result = TypeVar("Result", bound=BaseModel)
+
+
+class JobOutcome(BaseModel, Generic[Result]):
+    """A worker's answer: ``result`` on success, else ``status`` + one-line ``reason``. The
+    parent reads it as ``JobOutcome[Prepared | BuildOutcome | Measurements]`` for its job."""
 
     model_config = ConfigDict(extra="forbid")
     status: Literal["ok", "failed", "unavailable"]
     reason: str | None = None
-    result: dict[str, Any] = {}
+    result: Result | None = None
+
+
+class AnyJob(BaseModel):
+    """Parses any job file by its ``kind``."""
+
+    job: Job

@@ -1,19 +1,17 @@
 """Turn the config's variant list into validated, ordered steps before anything runs, so a typo
-fails in the first second instead of after an hour of measuring."""
+fails in the first second instead of after an hour of measuring. The reference and each variant's
+speedup baseline come from the recipes' and toolchains' declarations, never from names."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
 from quantarena.config import RunConfig
 from quantarena.errors import ConfigError
 from quantarena.toolchains import Recipe, Toolchain, parse_variant
-
-REFERENCE_PREFERENCE = ("pytorch:fp32", "onnxruntime:fp32", "openvino:fp32")
 
 
 @dataclass(frozen=True)
@@ -22,7 +20,6 @@ class PlannedVariant:
     toolchain: Toolchain
     recipe_name: str
     recipe: Recipe
-    options: dict[str, Any]
 
     @property
     def slug(self) -> str:
@@ -37,28 +34,41 @@ def variant_slug(name: str) -> str:
 def plan_variants(config: RunConfig) -> list[PlannedVariant]:
     unknown = set(config.recipes) - set(config.variants)
     if unknown:
-        raise ConfigError(f"recipe options given for variants not in the run: {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"recipe options given for variants not in the run: {', '.join(sorted(unknown))}"
+        )
     planned = []
     for name in config.variants:
         toolchain, recipe_name = parse_variant(name)
-        options = dict(config.recipes.get(name, {}))
         try:
-            recipe = toolchain.parse_recipe(recipe_name, options)
+            recipe = toolchain.parse_recipe(recipe_name, dict(config.recipes.get(name, {})))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigError(f"recipe of {name}: {problems}") from None
-        planned.append(PlannedVariant(name, toolchain, recipe_name, recipe, options))
+        planned.append(PlannedVariant(name, toolchain, recipe_name, recipe))
     return planned
 
 
 def choose_reference(planned: list[PlannedVariant]) -> str | None:
-    """The FP32 variant every accuracy change is measured against: PyTorch eager FP32 when it
-    is in the run, else another FP32 variant, else none (then no deltas are reported)."""
-    names = [p.name for p in planned]
-    for preferred in REFERENCE_PREFERENCE:
-        if preferred in names:
-            return preferred
-    return next((p.name for p in planned if p.recipe.precision == "fp32"), None)
+    """The FP32 variant every accuracy change is measured against: the one whose recipe declares
+    the lowest ``reference_rank`` (eager PyTorch FP32 first), else none (then no deltas)."""
+    ranked = [
+        (p.recipe.reference_rank, index, p.name)
+        for index, p in enumerate(planned)
+        if p.recipe.reference_rank is not None
+    ]
+    return min(ranked)[2] if ranked else None
+
+
+def baseline_of(p: PlannedVariant, planned: list[PlannedVariant]) -> str | None:
+    """The variant of the same toolchain that ``p``'s speedup is measured against, when its
+    declared baseline recipe is in the run."""
+    wanted = p.toolchain.baseline_recipe
+    return next(
+        (q.name for q in planned if q.toolchain is p.toolchain and q.recipe_name == wanted), None
+    )
 
 
 def run_order(planned: list[PlannedVariant], reference: str | None) -> list[PlannedVariant]:

@@ -6,17 +6,24 @@ is applied here before any runtime is imported. Each worker imports exactly one 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
 
-from quantarena.runner.jobs import BuildJob, JobOutcome, MeasureJob, PrepareJob
+from pydantic import BaseModel
 
-PIN_ENV = "QUANTARENA_PIN_CPUS"
+from quantarena.errors import QuantarenaError, ToolchainUnavailable, first_line
+from quantarena.results.measurements import Timings
+from quantarena.results.schema import Measurements
+from quantarena.runner.jobs import AnyJob, BuildJob, JobOutcome, MeasureJob, Prepared, PrepareJob
+from quantarena.runner.launcher import PIN_ENV
+from quantarena.toolchains.base import BuildOutcome
+
+#: distinct real images cycled through the latency and throughput passes
+TIMING_IMAGES = 64
+RANDOM_WEIGHTS = "random weights (--weights none): accuracy would be meaningless"
 
 
 def _pin() -> None:
@@ -25,154 +32,105 @@ def _pin() -> None:
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
 
 
-def run_prepare(job: PrepareJob) -> dict[str, Any]:
+def run_prepare(job: PrepareJob) -> Prepared:
     from quantarena.models.prepare import prepare_bundle
 
-    bundle = prepare_bundle(
-        job.model, job.weights, job.workdir, job.seed,
-        input_size=job.input_size, resize=job.resize, mean=job.mean, std=job.std,
+    prepare_bundle(
+        job.model,
+        job.weights,
+        job.workdir,
+        job.seed,
+        input_size=job.input_size,
+        resize=job.resize,
+        mean=job.mean,
+        std=job.std,
     )
-    return {"bundle": str(job.workdir / "bundle.json"), "name": bundle.name}
+    return Prepared(bundle=job.workdir / "bundle.json")
 
 
-def run_build(job: BuildJob) -> dict[str, Any]:
+def run_build(job: BuildJob) -> BuildOutcome:
     from quantarena.data.cache import load_split
     from quantarena.models.spec import ModelBundle
-    from quantarena.toolchains import parse_variant
+    from quantarena.toolchains.registry import recipe_from_payload
 
-    toolchain, recipe_name = parse_variant(job.variant)
-    recipe = toolchain.parse_recipe(recipe_name, job.recipe)
-    bundle = ModelBundle.load(job.bundle)
-    calibration = load_split(job.calibration)
-    job.workdir.mkdir(parents=True, exist_ok=True)
-    built = toolchain.build(bundle, recipe, calibration, job.workdir)
-    files = toolchain.artifact_files(built.artifact)
-    return {
-        "artifact": str(built.artifact),
-        "files": [str(f) for f in files],
-        "size_bytes": sum(f.stat().st_size for f in files),
-        "seconds": built.seconds,
-        "calibration_images": built.calibration_images,
-        "recipe_details": built.recipe_details,
-        "notes": built.notes,
-    }
+    toolchain, recipe = recipe_from_payload(job.recipe)
+    return toolchain.build(
+        ModelBundle.load(job.bundle), recipe, load_split(job.calibration), job.workdir
+    )
 
 
-TIMING_IMAGES = 64  # distinct real images cycled through the latency and throughput passes
+def run_measure(job: MeasureJob) -> Measurements:
+    """Load (timed), one first call (timed), then the meters in order."""
+    from quantarena.data.cache import read_head
+    from quantarena.measure.memory import rss_mb
+    from quantarena.measure.meters import MeasureRun, measure_all
+    from quantarena.models.spec import ModelBundle
+    from quantarena.toolchains.registry import recipe_from_payload
 
-
-def _timing_passes(session: Any, images: Any, job: MeasureJob) -> dict[str, Any]:
-    """Batch-1 latency, then throughput per batch size with energy and contention meters."""
-    import numpy as np
-
-    from quantarena.measure.contention import ContentionMeter
-    from quantarena.measure.energy import EnergyMeter
-    from quantarena.measure.latency import measure_latency, measure_throughput
-
-    out: dict[str, Any] = {"throughput": [], "unavailable": {}}
-    contention = ContentionMeter()
-    contention.start()
-    out["latency_ms"] = measure_latency(session.run, images, job.measure).to_json()
-    energy: dict[str, Any] = {"unavailable": "no throughput pass was configured"}
-    meter = EnergyMeter()
-    for batch in job.measure.throughput_batches:
-        pool = images if len(images) >= batch else np.resize(images, (batch, *images.shape[1:]))
-        meter.start()
-        throughput = measure_throughput(session.run, [np.ascontiguousarray(pool[:batch])], job.measure)
-        # The meter's window holds the warm-up and the timed calls of this batch size.
-        energy = meter.stop(batch * (throughput.iterations + throughput.warmup_iterations))
-        energy["batch"] = batch
-        out["throughput"].append(throughput.to_json())
-    out["energy"] = energy
-    if "unavailable" in energy:
-        out["unavailable"]["energy"] = energy["unavailable"]
-    out["contention"] = contention.stop()
-    return out
-
-
-def run_measure(job: MeasureJob) -> dict[str, Any]:
-    """Load, first call, timing passes, memory snapshot, then the accuracy pass.
-
-    Memory is read before the accuracy pass on purpose: that pass streams the whole evaluation
-    split through a memory map, whose pages would otherwise count as the runtime's memory.
-    """
-    from quantarena.data.cache import load_split, read_head
-    from quantarena.measure.accuracy import predict
-    from quantarena.measure.memory import peak_rss_mb, rss_mb
-    from quantarena.toolchains import parse_variant
-    from quantarena.toolchains.base import timing_unavailable
-
-    toolchain, recipe_name = parse_variant(job.variant)
-    recipe = toolchain.parse_recipe(recipe_name, job.recipe)
+    toolchain, recipe = recipe_from_payload(job.recipe)
+    pretrained = ModelBundle.load(job.bundle).pretrained
     images = read_head(job.evaluation, TIMING_IMAGES)
-    baseline = rss_mb()
+    before = rss_mb()
     start = time.perf_counter()
     session = toolchain.load(job.artifact, recipe, job.threads)
     load_seconds = time.perf_counter() - start
-    after_load = rss_mb()
+    after = rss_mb()
     start = time.perf_counter()
     session.run(images[:1])
     first_ms = (time.perf_counter() - start) * 1000.0
-    out: dict[str, Any] = {
-        "timings": {"load_seconds": load_seconds, "first_inference_ms": first_ms},
-        "unavailable": {},
-        "runtime": toolchain.runtime_info(session),
-    }
-    no_timing = timing_unavailable(session)
-    if no_timing:
-        session.run(images[: job.measure.eval_batch])  # the accuracy pass's batch shape, for memory
-        for key in ("latency", "throughput", "energy"):
-            out["unavailable"][key] = no_timing
+    if job.timing_only:
+        accuracy_reason: str | None = "timing repeat"
     else:
-        timed = _timing_passes(session, images, job)
-        out["unavailable"].update(timed.pop("unavailable"))
-        out.update(timed)
-    peak = peak_rss_mb()
-    out["memory"] = {
-        "peak_rss_mb": peak, "baseline_rss_mb": baseline, "after_load_rss_mb": after_load,
-        "load_increase_mb": after_load - baseline, "inference_increase_mb": max(0.0, peak - after_load),
-    }
-    if job.accuracy:
-        predictions = predict(session.run, load_split(job.evaluation), job.measure.eval_batch)
-        predictions.save(job.predictions_path)
-        out["predictions_file"] = str(job.predictions_path)
-    else:
-        out["unavailable"]["accuracy"] = job.accuracy_unavailable_reason
-    return out
+        accuracy_reason = None if pretrained else RANDOM_WEIGHTS
+    run = MeasureRun(
+        session=session,
+        config=job.measure,
+        timing_images=images,
+        evaluation=job.evaluation,
+        predictions_path=job.predictions_path,
+        rss_before_load_mb=before,
+        rss_after_load_mb=after,
+        speed_unavailable=type(recipe).speed_unavailable,
+        accuracy_unavailable=accuracy_reason,
+    )
+    run.measured.timings = Timings(load_seconds=load_seconds, first_inference_ms=first_ms)
+    run.measured.runtime = session.info()
+    return measure_all(run)
 
 
-def execute(job: PrepareJob | BuildJob | MeasureJob) -> JobOutcome:
+def execute(job: PrepareJob | BuildJob | MeasureJob) -> JobOutcome[BaseModel]:
     """Run one job; known errors become one-line reasons, unknown ones keep their traceback in
     the worker log (stderr) and a one-line reason in the outcome."""
-    from quantarena.errors import QuantarenaError, ToolchainUnavailable
-
     try:
+        result: BaseModel
         if isinstance(job, PrepareJob):
             result = run_prepare(job)
         elif isinstance(job, BuildJob):
             result = run_build(job)
         else:
             result = run_measure(job)
-        return JobOutcome(status="ok", result=result)
+        return JobOutcome[BaseModel](status="ok", result=result)
     except ToolchainUnavailable as exc:
-        return JobOutcome(status="unavailable", reason=str(exc))
+        return JobOutcome[BaseModel](status="unavailable", reason=str(exc))
     except QuantarenaError as exc:
-        return JobOutcome(status="failed", reason=str(exc))
+        return JobOutcome[BaseModel](status="failed", reason=str(exc))
     except MemoryError:
-        return JobOutcome(status="failed", reason="ran out of memory")
+        return JobOutcome[BaseModel](status="failed", reason="ran out of memory")
     except Exception as exc:  # noqa: BLE001 - a worker must always answer
         traceback.print_exc(file=sys.stderr)
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return JobOutcome(status="failed", reason=f"{type(exc).__name__}: {message}"[:500])
+        reason = (
+            f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__
+        )
+        return JobOutcome[BaseModel](status="failed", reason=reason[:500])
 
 
 def main(argv: list[str]) -> int:
     _pin()
     job_path, outcome_path = Path(argv[0]), Path(argv[1])
-    data = json.loads(job_path.read_text())
-    kind = {"prepare": PrepareJob, "build": BuildJob, "measure": MeasureJob}[data["kind"]]
-    outcome = execute(kind.model_validate(data))
-    outcome_path.write_text(outcome.model_dump_json(indent=2))
+    job = AnyJob.model_validate_json(f'{{"job": {job_path.read_text()}}}').job
+    outcome = execute(job)
+    # serialize_as_any: the result is written as what it is (the parent validates it as its type)
+    outcome_path.write_text(outcome.model_dump_json(indent=2, serialize_as_any=True))
     return 0
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 import shutil
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,16 @@ import numpy as np
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ConfigError
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import BuildResult
+from quantarena.toolchains.base import Built
 from quantarena.toolchains.openvino.quantize import (
-    ARTIFACT,
     count_fake_quantize,
     nncf_dataset,
+    nncf_version,
     quantize_kwargs,
     read_fp32,
 )
-from quantarena.toolchains.openvino.recipes import OvInt8AccuracyControl
-from quantarena.toolchains.openvino.runtime import save_ir, top1
+from quantarena.toolchains.openvino.recipes import OvAccuracyControlFacts, OvInt8AccuracyControl
+from quantarena.toolchains.openvino.runtime import compile_model, save_ir, top1
 
 #: Ops that only move, hold or convert data: never counted as layers, and looked through when
 #: tracing a layer's input back to a quantizer.
@@ -98,7 +97,7 @@ def split_calibration(images: ImageArray, fraction: float) -> tuple[ImageArray, 
     return calibrate, validate
 
 
-def make_validation_fn(validation: ImageArray) -> Any:
+def make_validation_fn(validation: ImageArray) -> Callable[[Any, Iterable[int]], float]:
     """NNCF's ``validation_fn(compiled_model, items) -> top-1``. Items are indices into
     ``validation`` (see ``nncf_dataset``), so labels stay beside the model input, not inside it;
     NNCF's own inference on the items (layer ranking) goes through the dataset's transform."""
@@ -117,15 +116,15 @@ def make_validation_fn(validation: ImageArray) -> Any:
 
 
 def build_accuracy_control(
-    bundle: ModelBundle, recipe: OvInt8AccuracyControl, calibration: ImageArray, workdir: Path
-) -> BuildResult:
+    bundle: ModelBundle, recipe: OvInt8AccuracyControl, calibration: ImageArray, target: Path
+) -> Built:
     import nncf
     import openvino as ov
 
-    start = time.perf_counter()
     calibrate, validate = split_calibration(calibration, recipe.validation_fraction)
     kwargs = quantize_kwargs(recipe, len(calibrate))
-    intermediate_dir = workdir / "accuracy-control-intermediate"
+    used = int(kwargs["subset_size"])
+    intermediate_dir = target.parent / "accuracy-control-intermediate"
     intermediate_dir.mkdir(parents=True, exist_ok=True)
     try:
         fp32 = read_fp32(bundle)
@@ -136,19 +135,12 @@ def build_accuracy_control(
             advanced_accuracy_restorer_parameters=_restorer_parameters(recipe, intermediate_dir),
             **kwargs,
         )
-        target = workdir / ARTIFACT
         save_ir(final, target)
-        build_seconds = time.perf_counter() - start
         fully_quantized = ov.Core().read_model(str(intermediate_dir / "intermediate_model.xml"))
-        details = _report(fp32, fully_quantized, final, validate)
+        facts = _report(fp32, fully_quantized, final, validate, calibration_images_used=used)
     finally:
         shutil.rmtree(intermediate_dir, ignore_errors=True)
-    return BuildResult(
-        artifact=target, seconds=build_seconds, calibration_images=kwargs["subset_size"],
-        recipe_details={
-            "calibration_images_used": kwargs["subset_size"], **details, "nncf": nncf.__version__,
-        },
-    )
+    return Built(artifact=target, facts=facts, calibration_images=used)
 
 
 def _restorer_parameters(recipe: OvInt8AccuracyControl, intermediate_dir: Path) -> Any:
@@ -169,25 +161,28 @@ def _restorer_parameters(recipe: OvInt8AccuracyControl, intermediate_dir: Path) 
     return restorer
 
 
-def _report(fp32: Any, fully_quantized: Any, final: Any, validate: ImageArray) -> dict[str, Any]:
+def _report(
+    fp32: Any, fully_quantized: Any, final: Any, validate: ImageArray,
+    *, calibration_images_used: int,
+) -> OvAccuracyControlFacts:
     """Validation top-1 of the three models (drops are absolute, as fractions: 0.01 = 1 point)
     and the layers that went back to floating point."""
-    from quantarena.toolchains.openvino.runtime import compile_model
-
     fp32_top1, full_top1, final_top1 = (
         top1(compile_model(model), validate.images, validate.labels)
         for model in (fp32, fully_quantized, final)
     )
     before, after = quantized_layers(fully_quantized), quantized_layers(final)
-    return {
-        "validation_images": len(validate),
-        "validation_top1_fp32": fp32_top1,
-        "validation_top1_before_restore": full_top1,
-        "validation_top1": final_top1,
-        "validation_drop_before_restore": fp32_top1 - full_top1,
-        "validation_drop": fp32_top1 - final_top1,
-        "quantized_layers_before_restore": len(before),
-        "quantized_layers": len(after),
-        "reverted_layers": sorted(before - after),
-        "fake_quantize_nodes": count_fake_quantize(final),
-    }
+    return OvAccuracyControlFacts(
+        calibration_images_used=calibration_images_used,
+        fake_quantize_nodes=count_fake_quantize(final),
+        nncf=nncf_version(),
+        validation_images=len(validate),
+        validation_top1_fp32=fp32_top1,
+        validation_top1_before_restore=full_top1,
+        validation_top1=final_top1,
+        validation_drop_before_restore=fp32_top1 - full_top1,
+        validation_drop=fp32_top1 - final_top1,
+        quantized_layers_before_restore=len(before),
+        quantized_layers=len(after),
+        reverted_layers=sorted(before - after),
+    )

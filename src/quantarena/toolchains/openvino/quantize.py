@@ -1,20 +1,14 @@
-"""FP32 IR conversion and ``nncf.quantize`` INT8, both from the bundle's FP32 ONNX export."""
+"""What both NNCF INT8 paths share: the FP32 model they start from, the calibration dataset, the
+``nncf.quantize`` arguments as enums, and the count that shows a model was quantized."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import BuildResult
-from quantarena.toolchains.openvino.recipes import OvFp32, OvInt8
-from quantarena.toolchains.openvino.runtime import save_ir
-
-ARTIFACT = "model.xml"
+from quantarena.toolchains.openvino.recipes import OvInt8
 
 
 def read_fp32(bundle: ModelBundle) -> Any:
@@ -47,36 +41,11 @@ def quantize_kwargs(recipe: OvInt8, calibration_count: int) -> dict[str, Any]:
     }
 
 
-def build_fp32(bundle: ModelBundle, recipe: OvFp32, workdir: Path) -> BuildResult:
-    start = time.perf_counter()
-    target = workdir / ARTIFACT
-    save_ir(read_fp32(bundle), target)
-    return BuildResult(
-        artifact=target, seconds=time.perf_counter() - start,
-        recipe_details={"ir_weights": "f32"},
-    )
-
-
-def build_int8(
-    bundle: ModelBundle, recipe: OvInt8, calibration: ImageArray, workdir: Path
-) -> BuildResult:
-    import nncf
-
-    start = time.perf_counter()
-    kwargs = quantize_kwargs(recipe, len(calibration))
-    quantized = nncf.quantize(read_fp32(bundle), nncf_dataset(calibration.images), **kwargs)
-    target = workdir / ARTIFACT
-    save_ir(quantized, target)
-    used = kwargs["subset_size"]
-    return BuildResult(
-        artifact=target, seconds=time.perf_counter() - start, calibration_images=used,
-        recipe_details={
-            "calibration_images_used": used,
-            "fake_quantize_nodes": count_fake_quantize(quantized),
-            "nncf": nncf.__version__,
-        },
-    )
-
-
 def count_fake_quantize(model: Any) -> int:
     return sum(1 for op in model.get_ops() if op.get_type_name() == "FakeQuantize")
+
+
+def nncf_version() -> str:
+    import nncf
+
+    return str(nncf.__version__)

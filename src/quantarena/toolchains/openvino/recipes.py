@@ -1,4 +1,5 @@
-"""OpenVINO recipes: typed knobs for the FP32 IR and for NNCF's two post-training INT8 paths.
+"""OpenVINO recipes: typed knobs for the FP32 IR and for NNCF's two post-training INT8 paths, and
+the facts each build reports.
 
 Knob names follow NNCF's own keyword arguments, so a result reads like the call that made it.
 """
@@ -9,7 +10,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from quantarena.toolchains.base import Recipe
+from quantarena.toolchains.base import BuildFacts, Needs, Recipe
+
+_INSTALL = "pip install 'quantarena[openvino]'"
+
+
+class OvFp32Facts(BuildFacts):
+    #: the IR's weight type: f32 on purpose (``save_model`` would otherwise halve them to f16)
+    ir_weights: Literal["f32"] = "f32"
 
 
 class OvFp32(Recipe):
@@ -18,6 +26,19 @@ class OvFp32(Recipe):
     runs bf16 on CPUs that have it, which is not an FP32 baseline)."""
 
     summary: ClassVar[str] = "FP32 ONNX converted to OpenVINO IR, run in f32 on the CPU plugin"
+    needs: ClassVar[Needs] = Needs(packages=("openvino",), install=_INSTALL)
+    #: the second choice of FP32 reference, after ONNX Runtime's plain export
+    reference_rank: ClassVar[int | None] = 2
+    Facts: ClassVar[type[BuildFacts]] = OvFp32Facts
+
+
+class OvInt8Facts(BuildFacts):
+    #: calibration images NNCF read (``subset_size`` capped at the calibration split)
+    calibration_images_used: int
+    #: FakeQuantize ops in the saved IR: zero would mean nothing was quantized
+    fake_quantize_nodes: int
+    #: the NNCF version that quantized (its algorithms change between releases)
+    nncf: str
 
 
 class OvInt8(Recipe):
@@ -27,6 +48,8 @@ class OvInt8(Recipe):
     precision: ClassVar[str] = "int8"
     calibrates: ClassVar[bool] = True
     summary: ClassVar[str] = "NNCF post-training INT8 (calibrated), OpenVINO IR"
+    needs: ClassVar[Needs] = Needs(packages=("openvino", "nncf"), install=_INSTALL)
+    Facts: ClassVar[type[BuildFacts]] = OvInt8Facts
 
     preset: Literal["performance", "mixed"] = "performance"
     # None: every calibration image (NNCF's own default caps at 300).
@@ -37,6 +60,23 @@ class OvInt8(Recipe):
     target_device: Literal["cpu", "any", "cpu_spr", "gpu", "npu"] = "cpu"
 
 
+class OvAccuracyControlFacts(OvInt8Facts):
+    """NNCF reports little of what accuracy control did; these are measured by quantarena on the
+    held-apart validation images (top-1 as fractions, drops absolute: 0.01 = 1 point)."""
+
+    validation_images: int
+    validation_top1_fp32: float
+    #: the fully quantized model, before any layer was reverted
+    validation_top1_before_restore: float
+    validation_top1: float
+    validation_drop_before_restore: float
+    validation_drop: float
+    quantized_layers_before_restore: int
+    quantized_layers: int
+    #: friendly names of the ops that went back to floating point
+    reverted_layers: list[str]
+
+
 class OvInt8AccuracyControl(OvInt8):
     """``nncf.quantize_with_accuracy_control``: INT8 as above, then layers are reverted to
     floating point, most harmful first, until the top-1 drop on a held-apart validation part of
@@ -45,6 +85,7 @@ class OvInt8AccuracyControl(OvInt8):
     summary: ClassVar[str] = (
         "NNCF INT8 with accuracy control: layers back to FP32 until validation drop <= max_drop"
     )
+    Facts: ClassVar[type[BuildFacts]] = OvAccuracyControlFacts
 
     max_drop: float = Field(default=0.01, ge=0.0)  # 0.01 = 1 point of top-1 (absolute)
     drop_type: Literal["absolute", "relative"] = "absolute"

@@ -3,12 +3,13 @@
 FP32 and INT8 compile with one configuration: the run's thread count, one stream, the latency
 hint, and the f32 inference-precision hint. Without that hint the CPU plugin picks bf16 on CPUs
 with AVX512_BF16 or AMX, so an "FP32" row would silently measure bf16 (and INT8 models would run
-their non-quantized layers in bf16). ``runtime_info`` reads the settings back from the compiled
+their non-quantized layers in bf16). ``OvSession.info`` reads the settings back from the compiled
 model, so the results show what really ran rather than what was asked for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,31 +65,48 @@ class OvSession:
         self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
         return np.array(self.request.get_output_tensor(0).data, copy=True)
 
+    def raw_call(self, batch: np.ndarray) -> Callable[[], object]:
+        """``infer`` on a fresh infer request (so ``run``'s request and its shared input are not
+        disturbed), with the batch made contiguous float32 once, outside the call."""
+        request = self.compiled.create_infer_request()
+        ready = np.ascontiguousarray(batch, dtype=np.float32)
 
-def runtime_info(compiled: Any) -> dict[str, Any]:
-    """What the compiled model reports it runs with (not what was requested)."""
-    import openvino as ov
-    import openvino.properties as props
-    import openvino.properties.hint as hints
+        def call() -> object:
+            return request.infer({0: ready})
 
-    def read(name: Any) -> Any:
-        try:
-            return compiled.get_property(name)
-        except RuntimeError:  # property not reported by this plugin version
-            return None
+        return call
 
-    precision = read(hints.inference_precision)
-    mode = read(hints.execution_mode)
-    return {
-        "openvino": ov.get_version(),
-        "execution_devices": read(props.execution_devices),
-        "inference_precision": precision.get_type_name() if precision is not None else None,
-        "inference_num_threads": read(props.inference_num_threads),
-        "num_streams": read(props.num_streams),
-        "performance_hint": str(read(hints.performance_mode)),
-        "execution_mode": getattr(mode, "name", mode),
-        "compute_layer_precisions": compute_layer_precisions(compiled),
-    }
+    def info(self) -> dict[str, Any]:
+        """What the compiled model reports it runs with (not what was requested)."""
+        import openvino as ov
+        import openvino.properties as props
+        import openvino.properties.hint as hints
+
+        compiled = self.compiled
+
+        def read(name: Any) -> Any:
+            try:
+                return compiled.get_property(name)
+            except RuntimeError:  # property not reported by this plugin version
+                return None
+
+        precision = read(hints.inference_precision)
+        mode = read(hints.execution_mode)
+        return {
+            "openvino": ov.get_version(),
+            "execution_devices": read(props.execution_devices),
+            "inference_precision": precision.get_type_name() if precision is not None else None,
+            "inference_num_threads": read(props.inference_num_threads),
+            "num_streams": read(props.num_streams),
+            "performance_hint": str(read(hints.performance_mode)),
+            "execution_mode": getattr(mode, "name", mode),
+            "compute_layer_precisions": compute_layer_precisions(compiled),
+        }
+
+
+def load(artifact: Path, threads: int) -> OvSession:
+    """Read the IR and compile it (the harness times this as load time)."""
+    return OvSession(compile_model(artifact, threads))
 
 
 #: Layer types of the compiled (runtime) graph that carry the model's arithmetic.

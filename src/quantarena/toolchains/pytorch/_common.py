@@ -1,5 +1,5 @@
-"""Helpers shared by the PyTorch quantization handlers: calibration, warnings, TorchScript files,
-and read-back descriptions of observers (so results state what ran, not what was intended)."""
+"""Helpers shared by the PyTorch builders: calibration, warnings, TorchScript files, and
+read-back descriptions of observers (so results state what ran, not what was intended)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from quantarena.data.cache import ImageArray
+from quantarena.toolchains.pytorch.recipes import ObserverFacts, Serializer
 
 _DEPRECATION = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
@@ -61,8 +62,9 @@ def example_inputs(images: ImageArray, batch: int = 2) -> tuple[Any, ...]:
     return (torch.from_numpy(images.batches(batch)[0][0]),)
 
 
-def set_engine(engine: str) -> None:
-    """Select the quantized engine; packed weights are re-packed for it when a model loads."""
+def set_engine(engine: str) -> str:
+    """Select the quantized engine and return the one torch reports now (what the results state).
+    Packed weights are re-packed for the engine when a model loads."""
     import torch
 
     if engine not in torch.backends.quantized.supported_engines:
@@ -71,9 +73,10 @@ def set_engine(engine: str) -> None:
             f"({', '.join(torch.backends.quantized.supported_engines)})"
         )
     torch.backends.quantized.engine = engine
+    return str(torch.backends.quantized.engine)
 
 
-def save_torchscript(module: Any, example: tuple[Any, ...], target: Path) -> str:
+def save_torchscript(module: Any, example: tuple[Any, ...], target: Path) -> Serializer:
     """Script the module if TorchScript can, else trace it with a real batch; returns which.
 
     A TorchScript file holds code, int8 weights and quantization parameters, so a fresh worker
@@ -81,44 +84,36 @@ def save_torchscript(module: Any, example: tuple[Any, ...], target: Path) -> str
     """
     import torch
 
+    how: Serializer
     try:
         scripted = torch.jit.script(module)
         how = "torch.jit.script"
     except Exception:  # noqa: BLE001 - scripting failures come in many types; tracing is the fallback
         with torch.no_grad():
-            scripted = torch.jit.trace(module, example)
+            # torch.jit.trace has no annotations
+            scripted = torch.jit.trace(module, example)  # type: ignore[no-untyped-call]
         how = "torch.jit.trace"
     torch.jit.save(scripted, str(target))
     return how
 
 
-def load_torchscript(artifact: Path, engine: str) -> tuple[Any, list[str]]:
-    """The TorchScript module on ``engine``, and deprecation notes raised while loading it."""
-    import torch
-
-    notes: list[str] = []
-    with captured_warnings(notes):
-        set_engine(engine)
-        module = torch.jit.load(str(artifact), map_location="cpu").eval()
-    return module, notes
-
-
-def describe_observer(factory: Any) -> dict[str, Any]:
+def describe_observer(factory: Any) -> ObserverFacts:
     """Instantiate an observer/fake-quant factory and read back what it does."""
     observer = factory()
     inner = getattr(observer, "activation_post_process", observer)
     scheme = str(getattr(observer, "qscheme", getattr(inner, "qscheme", "")))
-    return {
-        "observer": type(inner).__name__,
-        "dtype": str(getattr(observer, "dtype", getattr(inner, "dtype", ""))).replace("torch.", ""),
-        "granularity": "per-channel" if "per_channel" in scheme else "per-tensor",
-        "scheme": "symmetric" if "symmetric" in scheme else "affine",
-        "reduce_range": bool(getattr(inner, "reduce_range", False)),
-    }
+    return ObserverFacts(
+        observer=type(inner).__name__,
+        dtype=str(getattr(observer, "dtype", getattr(inner, "dtype", ""))).replace("torch.", ""),
+        granularity="per-channel" if "per_channel" in scheme else "per-tensor",
+        scheme="symmetric" if "symmetric" in scheme else "affine",
+        reduce_range=bool(getattr(inner, "reduce_range", False)),
+    )
 
 
-def describe_qconfig(qconfig: Any) -> dict[str, Any]:
-    return {"activations": describe_observer(qconfig.activation), "weights": describe_observer(qconfig.weight)}
+def describe_qconfig(qconfig: Any) -> tuple[ObserverFacts, ObserverFacts]:
+    """(activations, weights) of a ``QConfig``."""
+    return describe_observer(qconfig.activation), describe_observer(qconfig.weight)
 
 
 def count_modules(module: Any) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""PT2E pieces shared by the PTQ and QAT handlers: the x86 quantizer, its read-back description,
+"""PT2E pieces shared by the PTQ and QAT builders: the x86 quantizer, its read-back description,
 and turning a converted model into a compact ``.pt2`` artifact."""
 
 from __future__ import annotations
@@ -6,25 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import Availability
-from quantarena.toolchains.pytorch import _inductor
+from quantarena.toolchains.pytorch import _export
+from quantarena.toolchains.pytorch.recipes import QuantSpecFacts
 
-#: Architecture prefixes the x86 quantizer cannot annotate. torchvision's ResNet blocks add the
-#: shortcut in place (``out += identity``); with torch 2.14 / torchao 0.18 ``prepare_pt2e`` then
-#: stops with "Input partition has more than one output node".
-UNSUPPORTED_PREFIXES = ("resnet", "resnext", "wide_resnet")
-
-
-def supports(bundle: ModelBundle) -> Availability:
-    arch = bundle.torch_arch or ""
-    if arch.startswith(UNSUPPORTED_PREFIXES):
-        return Availability.no(
-            f"torchao's X86InductorQuantizer cannot annotate {arch}'s in-place residual add "
-            "(prepare_pt2e: 'Input partition has more than one output node'); "
-            "use pytorch:int8-fx or pytorch:int8-eager"
-        )
-    return Availability.yes()
+#: What runs the converted graph's quantized ops (a fact of every PT2E build).
+KERNELS = "onednn (Inductor lowering)"
 
 
 def x86_quantizer(*, is_qat: bool, reduce_range: bool) -> tuple[Any, Any]:
@@ -40,32 +26,36 @@ def x86_quantizer(*, is_qat: bool, reduce_range: bool) -> tuple[Any, Any]:
     return quantizer, config
 
 
-def _describe_spec(spec: Any) -> dict[str, Any]:
+def _describe_spec(spec: Any) -> QuantSpecFacts:
     ctor = spec.observer_or_fake_quant_ctr
     partial = getattr(ctor, "p", None)
     func = getattr(partial, "func", ctor)
     scheme = str(spec.qscheme)
     observer = getattr(func, "__name__", type(func).__name__)
     inner = (getattr(partial, "keywords", {}) or {}).get("observer")
-    return {
-        "observer": observer if inner is None else f"{observer}({getattr(inner, '__name__', inner)})",
-        "dtype": str(spec.dtype).replace("torch.", ""),
-        "granularity": "per-channel" if "per_channel" in scheme else "per-tensor",
-        "scheme": "symmetric" if "symmetric" in scheme else "affine",
-        "range": [spec.quant_min, spec.quant_max],
-    }
+    return QuantSpecFacts(
+        observer=observer if inner is None else f"{observer}({getattr(inner, '__name__', inner)})",
+        dtype=str(spec.dtype).replace("torch.", ""),
+        granularity="per-channel" if "per_channel" in scheme else "per-tensor",
+        scheme="symmetric" if "symmetric" in scheme else "affine",
+        range=(spec.quant_min, spec.quant_max),
+    )
 
 
-def describe_config(config: Any) -> dict[str, Any]:
-    """What the quantizer config does, read from the config object itself."""
-    return {"activations": _describe_spec(config.input_activation), "weights": _describe_spec(config.weight)}
+def describe_config(config: Any) -> tuple[QuantSpecFacts, QuantSpecFacts]:
+    """(activations, weights) of the quantizer config, read from the config object itself."""
+    return _describe_spec(config.input_activation), _describe_spec(config.weight)
+
+
+def compiler(freezing: bool) -> str:
+    return "inductor with freezing, at load" if freezing else "inductor without freezing, at load"
 
 
 def save_converted(converted: Any, example: tuple[Any, ...], target: Path) -> list[str]:
     """Re-export the converted GraphModule (int8 weights folded) and save it; returns the names
     of the FP32 tensors left behind by conversion, which are dropped first."""
-    dropped = _inductor.drop_unused_attributes(converted)
+    dropped = _export.drop_unused_attributes(converted)
     converted.graph.eliminate_dead_code()
     converted.recompile()
-    _inductor.export_and_save(converted, example, target)
+    _export.export_and_save(converted, example, target)
     return dropped

@@ -6,54 +6,49 @@ model the FP32 reference runs. The converted GraphModule is saved as TorchScript
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from quantarena.data.cache import ImageArray
+from quantarena.errors import first_line
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import BuildResult
+from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common
-from quantarena.toolchains.pytorch.fp32 import TorchModuleSession
-from quantarena.toolchains.pytorch.recipes import TorchFxInt8
+from quantarena.toolchains.pytorch.recipes import TorchFxInt8, TorchFxInt8Facts
 
 
-def build(bundle: ModelBundle, recipe: TorchFxInt8, calibration: ImageArray, workdir: Path) -> BuildResult:
+def build(
+    bundle: ModelBundle, recipe: TorchFxInt8, calibration: ImageArray, workdir: Path
+) -> Built:
     import torch
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
-    start = time.perf_counter()
     notes: list[str] = []
     images = _common.select_images(calibration, recipe.calibration_images)
     example = _common.example_inputs(images)
+    target = workdir / "model.int8-fx.torchscript.pt"
     with _common.captured_warnings(notes):
-        _common.set_engine(recipe.engine)
+        engine = _common.set_engine(recipe.engine)
         mapping = get_default_qconfig_mapping(recipe.engine)
         try:
             prepared = prepare_fx(bundle.load_torch_module(), mapping, example)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - torch.fx raises many types; all mean "untraceable"
             raise RuntimeError(
                 f"{bundle.torch_arch} is not symbolically traceable by torch.fx "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                "try pytorch:int8-pt2e"
+                f"({type(exc).__name__}: {first_line(exc)}); try pytorch:int8-pt2e"
             ) from exc
         seen = _common.calibrate(prepared, images, recipe.calibration_batch)
         converted = convert_fx(prepared)
-        target = workdir / "model.int8-fx.torchscript.pt"
         how = _common.save_torchscript(converted, example, target)
-    details = {
-        "engine": recipe.engine,
-        "flow": "torch.ao.quantization FX: prepare_fx, calibrate, convert_fx",
-        "qconfig_mapping": f"get_default_qconfig_mapping({recipe.engine!r})",
-        **_common.describe_qconfig(mapping.global_qconfig),
-        "calibration_images": seen,
-        "serialized_with": how,
-        "quantized_modules": _common.count_modules(converted),
-        "torch": torch.__version__,
-    }
-    return BuildResult(target, time.perf_counter() - start, seen, details, notes)
-
-
-def load(artifact: Path, recipe: TorchFxInt8, threads: int) -> TorchModuleSession:
-    module, notes = _common.load_torchscript(artifact, recipe.engine)
-    return TorchModuleSession(module, {"engine": recipe.engine, "format": "TorchScript (FX INT8)", "load_notes": notes})
+    activations, weights = _common.describe_qconfig(mapping.global_qconfig)
+    facts = TorchFxInt8Facts(
+        quantized_engine=engine,
+        flow="torch.ao.quantization FX: prepare_fx, calibrate, convert_fx",
+        qconfig_mapping=f"get_default_qconfig_mapping({recipe.engine!r})",
+        activations=activations,
+        weights=weights,
+        serialized_with=how,
+        quantized_modules=_common.count_modules(converted),
+        torch=torch.__version__,
+    )
+    return Built(target, facts, calibration_images=seen, notes=notes)

@@ -14,27 +14,25 @@ from typing import Any
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import Availability, BuildResult
-from quantarena.toolchains.pytorch import _common, _inductor, _pt2e
-from quantarena.toolchains.pytorch.fp32 import TorchModuleSession
-from quantarena.toolchains.pytorch.recipes import TorchQatInt8
+from quantarena.toolchains.base import Built
+from quantarena.toolchains.pytorch import _common, _export, _pt2e
+from quantarena.toolchains.pytorch.recipes import QatSeconds, TorchQatInt8, TorchQatInt8Facts
 
 #: Steps averaged for the reported start and end training loss.
 LOSS_WINDOW = 10
 
 
-def supports(bundle: ModelBundle, recipe: TorchQatInt8) -> Availability:
-    return _pt2e.supports(bundle)
-
-
-def build(bundle: ModelBundle, recipe: TorchQatInt8, calibration: ImageArray, workdir: Path) -> BuildResult:
+def build(
+    bundle: ModelBundle, recipe: TorchQatInt8, calibration: ImageArray, workdir: Path
+) -> Built:
     import numpy as np
     import torch
     import torchao
     from torchao.quantization import pt2e
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
-    start = time.perf_counter()
+    # Sub-step clocks: where the build's time went is a fact (the adapter times the whole build).
+    started = time.perf_counter()
     notes: list[str] = []
     torch.manual_seed(recipe.seed)
     images = _common.select_images(calibration, recipe.calibration_images)
@@ -47,55 +45,55 @@ def build(bundle: ModelBundle, recipe: TorchQatInt8, calibration: ImageArray, wo
             # Teacher logits for every image and its mirror image, computed once.
             soft = {False: teacher(data), True: teacher(data.flip(-1))}
         quantizer, config = _pt2e.x86_quantizer(is_qat=True, reduce_range=recipe.reduce_range)
-        captured = _inductor.export_dynamic(bundle.load_torch_module().train(), example).module()
+        captured = _export.export_dynamic(bundle.load_torch_module().train(), example).module()
         student = prepare_qat_pt2e(captured, quantizer)
-        prepared_at = time.perf_counter()
+        prepared = time.perf_counter()
         # Batch norm on running statistics from step 0; dropout off.
         pt2e.move_exported_model_to_eval(student)
         _common.calibrate(student, images, recipe.batch_size)  # initialize observer ranges
         initial = {n: p.detach().clone() for n, p in student.named_parameters() if p.dim() > 1}
         loss_before = _full_loss(student, data, soft[False], recipe.temperature)
-        trained_at = time.perf_counter()
+        training_started = time.perf_counter()
         history, frozen_at = _train(student, data, soft, recipe)
-        trained_at, train_seconds = time.perf_counter(), time.perf_counter() - trained_at
+        trained = time.perf_counter()
         loss_after = _full_loss(student, data, soft[False], recipe.temperature)
-        changed = _weight_change(student, initial)
+        changed_fraction, relative_change = _weight_change(student, initial)
         converted = convert_pt2e(student)
-        _pt2e.save_converted(converted, example, target)
+        dropped = _pt2e.save_converted(converted, example, target)
     window = max(1, min(LOSS_WINDOW, len(history) // 4))
-    details = {
-        "engine": "onednn (Inductor lowering)",
-        "flow": "torch.export (train), prepare_qat_pt2e, distill, convert_pt2e, torch.export.save",
-        "quantizer": "torchao X86InductorQuantizer, get_default_x86_inductor_quantization_config(is_qat=True)",
-        **_pt2e.describe_config(config),
-        "calibration_images": len(images),
-        "teacher": "FP32 model (same weights), KL divergence on logits, no labels",
-        "steps": recipe.steps,
-        "batch_size": recipe.batch_size,
-        "learning_rate": recipe.learning_rate,
-        "optimizer": recipe.optimizer if recipe.optimizer == "adamw" else f"sgd (momentum {recipe.momentum})",
-        "trained": "conv/linear weights and batch-norm scale/shift" if recipe.train_batchnorm else "conv/linear weights (batch-norm scale/shift fixed)",
-        "max_grad_norm": recipe.max_grad_norm,
-        "temperature": recipe.temperature,
-        "augmentation": "random horizontal flip" if recipe.horizontal_flip else "none",
-        "loss_start": float(np.mean(history[:window])),
-        "loss_end": float(np.mean(history[-window:])),
-        "loss_window_steps": window,
-        "loss_all_images_before": loss_before,
-        "loss_all_images_after": loss_after,
-        "loss_history": [round(v, 6) for v in history],
-        **changed,
-        "observers_frozen_at_step": frozen_at,
-        "batchnorm_frozen_at_step": 0,
-        "seconds": {
-            "export_and_prepare": round(prepared_at - start, 2),
-            "training": round(train_seconds, 2),
-            "convert_and_save": round(time.perf_counter() - trained_at, 2),
-        },
-        "torch": torch.__version__,
-        "torchao": torchao.__version__,
-    }
-    return BuildResult(target, time.perf_counter() - start, len(images), details, notes)
+    activations, weights = _pt2e.describe_config(config)
+    facts = TorchQatInt8Facts(
+        quantized_engine=_pt2e.KERNELS,
+        flow="torch.export (train), prepare_qat_pt2e, distill, convert_pt2e, torch.export.save",
+        quantizer="torchao X86InductorQuantizer, "
+        "get_default_x86_inductor_quantization_config(is_qat=True)",
+        activations=activations,
+        weights=weights,
+        fp32_tensors_dropped=len(dropped),
+        compiler=_pt2e.compiler(recipe.freezing),
+        teacher="FP32 model (same weights), KL divergence on logits, no labels",
+        trained="conv/linear weights and batch-norm scale/shift" if recipe.train_batchnorm
+        else "conv/linear weights (batch-norm scale/shift fixed)",
+        augmentation="random horizontal flip" if recipe.horizontal_flip else "none",
+        loss_start=float(np.mean(history[:window])),
+        loss_end=float(np.mean(history[-window:])),
+        loss_window_steps=window,
+        loss_all_images_before=loss_before,
+        loss_all_images_after=loss_after,
+        loss_history=[round(v, 6) for v in history],
+        weights_changed_fraction=changed_fraction,
+        weights_mean_relative_change=relative_change,
+        observers_frozen_at_step=frozen_at,
+        batchnorm_frozen_at_step=0,
+        seconds=QatSeconds(
+            export_and_prepare=round(prepared - started, 2),
+            training=round(trained - training_started, 2),
+            convert_and_save=round(time.perf_counter() - trained, 2),
+        ),
+        torch=torch.__version__,
+        torchao=torchao.__version__,
+    )
+    return Built(target, facts, calibration_images=len(images), notes=notes)
 
 
 def _kl(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
@@ -121,7 +119,9 @@ def _full_loss(student: Any, data: Any, teacher_logits: Any, temperature: float)
     return loss
 
 
-def _train(student: Any, data: Any, soft: dict[bool, Any], recipe: TorchQatInt8) -> tuple[list[float], int]:
+def _train(
+    student: Any, data: Any, soft: dict[bool, Any], recipe: TorchQatInt8
+) -> tuple[list[float], int]:
     """Fine-tune; returns the loss of every step and the step at which observers froze."""
     import torch
     from torchao.quantization import pt2e
@@ -132,13 +132,19 @@ def _train(student: Any, data: Any, soft: dict[bool, Any], recipe: TorchQatInt8)
         param.requires_grad_(trainable)
         if trainable:
             params.append(param)
+    optimizer: torch.optim.Optimizer
     if recipe.optimizer == "sgd":
-        optimizer: Any = torch.optim.SGD(
-            params, lr=recipe.learning_rate, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+        optimizer = torch.optim.SGD(
+            params, lr=recipe.learning_rate, momentum=recipe.momentum,
+            weight_decay=recipe.weight_decay,
         )
     else:
-        optimizer = torch.optim.AdamW(params, lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
-    freeze_at = recipe.steps // 2 if recipe.freeze_observers_step is None else recipe.freeze_observers_step
+        optimizer = torch.optim.AdamW(
+            params, lr=recipe.learning_rate, weight_decay=recipe.weight_decay
+        )
+    freeze_at = recipe.freeze_observers_step
+    if freeze_at is None:
+        freeze_at = recipe.steps // 2
     generator = torch.Generator().manual_seed(recipe.seed)
     count = data.shape[0]
     order = torch.randperm(count, generator=generator)
@@ -152,7 +158,10 @@ def _train(student: Any, data: Any, soft: dict[bool, Any], recipe: TorchQatInt8)
             order, position = torch.randperm(count, generator=generator), 0
         index = order[position : position + recipe.batch_size]
         position += recipe.batch_size
-        flip = torch.rand(len(index), generator=generator) < 0.5 if recipe.horizontal_flip else torch.zeros(len(index), dtype=torch.bool)
+        if recipe.horizontal_flip:
+            flip = torch.rand(len(index), generator=generator) < 0.5
+        else:
+            flip = torch.zeros(len(index), dtype=torch.bool)
         mask = flip[:, None, None, None]
         batch = torch.where(mask, data[index].flip(-1), data[index])
         target = torch.where(flip[:, None], soft[True][index], soft[False][index])
@@ -168,23 +177,17 @@ def _train(student: Any, data: Any, soft: dict[bool, Any], recipe: TorchQatInt8)
     return history, min(freeze_at, recipe.steps)
 
 
-def _weight_change(student: Any, initial: dict[str, Any]) -> dict[str, float]:
-    """How much training moved the conv/linear weights (not the scales)."""
+def _weight_change(student: Any, initial: dict[str, Any]) -> tuple[float, float]:
+    """How much training moved the conv/linear weights (not the scales): the fraction of weights
+    that changed at all, and the mean per-tensor relative change."""
     changed = total = 0
     relative = []
     for name, param in student.named_parameters():
         if name not in initial:
             continue
         before = initial[name]
-        diff = (param.detach() - before)
+        diff = param.detach() - before
         changed += int((diff != 0).sum())
         total += before.numel()
         relative.append(float(diff.norm() / before.norm().clamp_min(1e-12)))
-    return {
-        "weights_changed_fraction": changed / total if total else 0.0,
-        "weights_mean_relative_change": sum(relative) / len(relative) if relative else 0.0,
-    }
-
-
-def load(artifact: Path, recipe: TorchQatInt8, threads: int) -> TorchModuleSession:
-    return _inductor.load_compiled(artifact, freezing=recipe.freezing, quantized=True)
+    return (changed / total if total else 0.0), (sum(relative) / len(relative) if relative else 0.0)

@@ -1,31 +1,132 @@
-"""PyTorch recipes (typed knobs) and the handler module that builds/loads each.
+"""PyTorch recipes: the typed knobs of each variant, what it needs, and the facts its build reports.
 
 Every knob that changes the result is a field with a default, so the resolved recipe in the
-results says exactly what was done. Facts a build decides or measures (observer classes read
-back from the qconfig, QAT losses, layers quantized) go into ``BuildResult.recipe_details``.
+results says exactly what was asked. What the build decided or read back (observer classes, QAT
+losses, layers quantized) is a typed ``Facts`` model of its own, and no fact reuses a knob's name:
+the two blocks are stored side by side and neither may overwrite the other.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from quantarena.toolchains.base import Recipe
+from quantarena.models.spec import ModelBundle
+from quantarena.toolchains.base import BuildFacts, Needs, Recipe
 
 #: Quantized engines of ``torch.backends.quantized`` that run on x86. "x86" picks FBGEMM or
 #: oneDNN per operator; "fbgemm"/"onednn" force one library.
 X86Engine = Literal["x86", "fbgemm", "onednn"]
 
+#: How an artifact holding code was serialized: scripting, or tracing when scripting fails.
+Serializer = Literal["torch.jit.script", "torch.jit.trace"]
+
+TORCH = Needs(
+    packages=("torch", "torchvision"),
+    install="pip install 'quantarena[torch]'",
+    torch_module=True,
+)
+TORCH_AND_TORCHAO = Needs(
+    packages=("torch", "torchvision", "torchao"),
+    install="pip install 'quantarena[pytorch-quant]'",
+    torch_module=True,
+)
+
+#: Architectures with a quantizable torchvision twin whose state dict matches the plain model.
+QUANTIZABLE = frozenset({
+    "mobilenet_v2", "mobilenet_v3_large", "resnet18", "resnet50",
+    "resnext101_32x8d", "resnext101_64x4d",
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+})
+
+#: Architecture prefixes the x86 PT2E quantizer cannot annotate. torchvision's ResNet blocks add
+#: the shortcut in place (``out += identity``); with torch 2.14 / torchao 0.18 ``prepare_pt2e``
+#: then stops with "Input partition has more than one output node".
+PT2E_UNSUPPORTED_PREFIXES = ("resnet", "resnext", "wide_resnet")
+
+
+# --- facts shared by several builds -------------------------------------------------------------
+
+
+class ObserverFacts(BaseModel):
+    """An observer (or fake-quant) of ``torch.ao.quantization``, read back from an instance."""
+
+    model_config = ConfigDict(extra="forbid")
+    observer: str
+    dtype: str
+    granularity: Literal["per-channel", "per-tensor"]
+    scheme: Literal["symmetric", "affine"]
+    reduce_range: bool
+
+
+class QuantSpecFacts(BaseModel):
+    """A PT2E ``QuantizationSpec``, read back from the quantizer's config."""
+
+    model_config = ConfigDict(extra="forbid")
+    observer: str
+    dtype: str
+    granularity: Literal["per-channel", "per-tensor"]
+    scheme: Literal["symmetric", "affine"]
+    range: tuple[int, int]
+
+
+class TorchAoStaticFacts(BuildFacts):
+    """What an eager or FX static INT8 build did (``torch.ao.quantization``)."""
+
+    quantized_engine: str  # torch.backends.quantized.engine after the build
+    flow: str
+    activations: ObserverFacts
+    weights: ObserverFacts
+    serialized_with: Serializer
+    quantized_modules: dict[str, int]  # module class -> count, after convert
+    torch: str
+
+
+class Pt2eFacts(BuildFacts):
+    """What every PT2E build (PTQ or QAT) did: the quantizer and its read-back config."""
+
+    quantized_engine: str
+    flow: str
+    quantizer: str
+    activations: QuantSpecFacts
+    weights: QuantSpecFacts
+    fp32_tensors_dropped: int  # FP32 weights left on the converted module, not saved
+    compiler: str
+    torch: str
+    torchao: str
+
+
+# --- the recipes and their facts ----------------------------------------------------------------
+
+
+class TorchFp32Facts(BuildFacts):
+    arch: str  # the torchvision architecture rebuilt at load
+    torch: str
+
 
 class TorchFp32(Recipe):
     summary: ClassVar[str] = "eager FP32 module under torch.inference_mode (the reference)"
+    needs: ClassVar[Needs] = TORCH
+    reference_rank: ClassVar[int | None] = 0  # the preferred FP32 reference of the whole tool
+    Facts: ClassVar[type[BuildFacts]] = TorchFp32Facts
+
+
+class TorchCompiledFp32Facts(BuildFacts):
+    export: str
+    compiler: str
+    torch: str
 
 
 class TorchCompiledFp32(Recipe):
     """The fair FP32 baseline for Inductor INT8: same export and compiler, no quantization."""
 
-    summary: ClassVar[str] = "FP32 exported program compiled with torch.compile (Inductor, freezing)"
+    summary: ClassVar[str] = (
+        "FP32 exported program compiled with torch.compile (Inductor, freezing)"
+    )
+    needs: ClassVar[Needs] = TORCH
+    reference_rank: ClassVar[int | None] = 3
+    Facts: ClassVar[type[BuildFacts]] = TorchCompiledFp32Facts
 
     freezing: bool = True  # Inductor folds weights into constants (needed for INT8 kernels too)
 
@@ -35,9 +136,14 @@ class _StaticInt8(Recipe):
 
     precision: ClassVar[str] = "int8"
     calibrates: ClassVar[bool] = True
+    needs: ClassVar[Needs] = TORCH
 
     calibration_images: int | None = Field(default=None, ge=1)  # None: the whole split
     calibration_batch: int = Field(default=16, ge=1)
+
+
+class TorchEagerInt8Facts(TorchAoStaticFacts):
+    fused: str
 
 
 class TorchEagerInt8(_StaticInt8):
@@ -47,27 +153,94 @@ class TorchEagerInt8(_StaticInt8):
     with a per-channel min/max (int8, per-channel symmetric).
     """
 
-    summary: ClassVar[str] = "eager-mode static INT8 (torch.ao.quantization, quantizable torchvision model)"
+    summary: ClassVar[str] = (
+        "eager-mode static INT8 (torch.ao.quantization, quantizable torchvision model)"
+    )
+    Facts: ClassVar[type[BuildFacts]] = TorchEagerInt8Facts
 
     engine: X86Engine = "x86"
+
+    @classmethod
+    def model_problem(cls, bundle: ModelBundle) -> str | None:
+        """Eager mode needs QuantStub/DeQuantStub, FloatFunctional adds and ``fuse_model``,
+        which only torchvision's quantizable twins provide."""
+        if bundle.torch_arch in QUANTIZABLE:
+            return None
+        return (
+            f"torchvision has no quantizable version of {bundle.torch_arch} (eager mode needs one; "
+            f"it has: {', '.join(sorted(QUANTIZABLE))}); use pytorch:int8-fx or pytorch:int8-pt2e"
+        )
+
+
+class TorchFxInt8Facts(TorchAoStaticFacts):
+    qconfig_mapping: str
 
 
 class TorchFxInt8(_StaticInt8):
     """FX graph mode: any symbolically traceable module, qconfig mapping of the engine."""
 
     summary: ClassVar[str] = "FX graph mode static INT8 (prepare_fx/convert_fx)"
+    Facts: ClassVar[type[BuildFacts]] = TorchFxInt8Facts
 
     engine: X86Engine = "x86"
+
+
+def _pt2e_problem(bundle: ModelBundle) -> str | None:
+    arch = bundle.torch_arch or ""
+    if not arch.startswith(PT2E_UNSUPPORTED_PREFIXES):
+        return None
+    return (
+        f"torchao's X86InductorQuantizer cannot annotate {arch}'s in-place residual add "
+        "(prepare_pt2e: 'Input partition has more than one output node'); "
+        "use pytorch:int8-fx or pytorch:int8-eager"
+    )
+
+
+class TorchPt2eInt8Facts(Pt2eFacts):
+    fused: str
 
 
 class TorchPt2eInt8(_StaticInt8):
     """torch.export + torchao's X86InductorQuantizer; Inductor lowers to oneDNN INT8 kernels."""
 
-    summary: ClassVar[str] = "PT2E static INT8 (torchao X86InductorQuantizer) compiled with Inductor"
-    requires: ClassVar[tuple[str, ...]] = ("torchao",)
+    summary: ClassVar[str] = (
+        "PT2E static INT8 (torchao X86InductorQuantizer) compiled with Inductor"
+    )
+    needs: ClassVar[Needs] = TORCH_AND_TORCHAO
+    Facts: ClassVar[type[BuildFacts]] = TorchPt2eInt8Facts
 
     reduce_range: bool = False  # 7-bit activations, only for CPUs without VNNI
     freezing: bool = True
+
+    @classmethod
+    def model_problem(cls, bundle: ModelBundle) -> str | None:
+        return _pt2e_problem(bundle)
+
+
+class QatSeconds(BaseModel):
+    """Where the QAT build's time went (the base adapter times the whole build)."""
+
+    model_config = ConfigDict(extra="forbid")
+    export_and_prepare: float
+    training: float
+    convert_and_save: float
+
+
+class TorchQatInt8Facts(Pt2eFacts):
+    teacher: str
+    trained: str  # which parameters the optimizer moved
+    augmentation: str
+    loss_start: float  # mean of the first ``loss_window_steps`` steps
+    loss_end: float  # mean of the last ``loss_window_steps`` steps
+    loss_window_steps: int
+    loss_all_images_before: float
+    loss_all_images_after: float
+    loss_history: list[float]  # one loss per training step
+    weights_changed_fraction: float
+    weights_mean_relative_change: float
+    observers_frozen_at_step: int
+    batchnorm_frozen_at_step: int
+    seconds: QatSeconds
 
 
 class TorchQatInt8(Recipe):
@@ -80,8 +253,11 @@ class TorchQatInt8(Recipe):
 
     precision: ClassVar[str] = "int8"
     calibrates: ClassVar[bool] = True
-    summary: ClassVar[str] = "PT2E quantization-aware training (FP32 teacher, KL distillation) then INT8"
-    requires: ClassVar[tuple[str, ...]] = ("torchao",)
+    summary: ClassVar[str] = (
+        "PT2E quantization-aware training (FP32 teacher, KL distillation) then INT8"
+    )
+    needs: ClassVar[Needs] = TORCH_AND_TORCHAO
+    Facts: ClassVar[type[BuildFacts]] = TorchQatInt8Facts
 
     steps: int = Field(default=60, ge=1)
     batch_size: int = Field(default=16, ge=1)
@@ -103,23 +279,41 @@ class TorchQatInt8(Recipe):
     reduce_range: bool = False
     freezing: bool = True
 
+    @classmethod
+    def model_problem(cls, bundle: ModelBundle) -> str | None:
+        return _pt2e_problem(bundle)
+
+
+class TorchDynamicInt8Facts(BuildFacts):
+    quantized_engine: str
+    flow: str
+    weights: ObserverFacts
+    activations: str
+    quantized_layers: list[str]  # the nn.Linear layers replaced by dynamic INT8 ones
+    serialized_with: Serializer
+    torch: str
+
 
 class TorchDynamicInt8(Recipe):
     """Dynamic quantization of ``nn.Linear`` only: on a CNN only the classifier changes."""
 
     precision: ClassVar[str] = "int8"
-    summary: ClassVar[str] = "dynamic INT8 of Linear layers (weights int8, activations quantized per call)"
+    summary: ClassVar[str] = (
+        "dynamic INT8 of Linear layers (weights int8, activations quantized per call)"
+    )
+    needs: ClassVar[Needs] = TORCH
+    Facts: ClassVar[type[BuildFacts]] = TorchDynamicInt8Facts
 
     engine: X86Engine = "x86"
 
 
-# recipe name -> (Recipe class, handler module inside quantarena.toolchains.pytorch)
-RECIPES: dict[str, tuple[type[Recipe], str]] = {
-    "fp32": (TorchFp32, "fp32"),
-    "fp32-compiled": (TorchCompiledFp32, "compiled_fp32"),
-    "int8-eager": (TorchEagerInt8, "eager_int8"),
-    "int8-fx": (TorchFxInt8, "fx_int8"),
-    "int8-pt2e": (TorchPt2eInt8, "pt2e_int8"),
-    "int8-qat": (TorchQatInt8, "qat_int8"),
-    "int8-dynamic": (TorchDynamicInt8, "dynamic_int8"),
+#: recipe name -> Recipe class (the variant is ``pytorch:<name>``)
+RECIPES: dict[str, type[Recipe]] = {
+    "fp32": TorchFp32,
+    "fp32-compiled": TorchCompiledFp32,
+    "int8-eager": TorchEagerInt8,
+    "int8-fx": TorchFxInt8,
+    "int8-pt2e": TorchPt2eInt8,
+    "int8-qat": TorchQatInt8,
+    "int8-dynamic": TorchDynamicInt8,
 }

@@ -8,11 +8,12 @@ are handled by feature checks, not version numbers, so point releases that move 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from quantarena.errors import ModelError, ToolchainUnavailable
-from quantarena.toolchains.tensorrt.recipes import EngineKnobs
+from quantarena.toolchains.tensorrt.recipes import EngineFacts, EngineKnobs, ProfileShapes
 
 MIN_MAJOR = 10  # name-based I/O tensors, execute_async_v3, strongly typed networks
 
@@ -25,7 +26,9 @@ def import_tensorrt() -> Any:
         raise ToolchainUnavailable(f"tensorrt cannot be imported: {exc}") from exc
     major = int(str(trt.__version__).split(".")[0])
     if major < MIN_MAJOR:
-        raise ToolchainUnavailable(f"tensorrt {trt.__version__} is too old: 10.0 or newer is needed")
+        raise ToolchainUnavailable(
+            f"tensorrt {trt.__version__} is too old: 10.0 or newer is needed"
+        )
     return trt
 
 
@@ -47,20 +50,25 @@ def _parse(trt: Any, builder: Any, logger: Any, onnx_path: Path) -> tuple[Any, A
     return network, parser
 
 
-def _add_profile(builder: Any, network: Any, config: Any, knobs: EngineKnobs) -> dict[str, Any]:
-    """One optimization profile: batch 1..max_batch for every input; other dimensions must be fixed."""
+def _add_profile(
+    builder: Any, network: Any, config: Any, knobs: EngineKnobs
+) -> dict[str, ProfileShapes]:
+    """One optimization profile: batch 1..max_batch for every input; other dimensions must be
+    fixed."""
     profile = builder.create_optimization_profile()
-    shapes: dict[str, Any] = {}
+    shapes: dict[str, ProfileShapes] = {}
     opt = knobs.opt_batch or knobs.max_batch
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
         dims = tuple(tensor.shape)
         if any(d < 0 for d in dims[1:]):
-            raise ModelError(f"input {tensor.name!r} has dynamic dimensions besides the batch: {dims}; "
-                             "export the model with a fixed image size")
+            raise ModelError(f"input {tensor.name!r} has dynamic dimensions besides the batch: "
+                             f"{dims}; export the model with a fixed image size")
         rest = dims[1:]
         profile.set_shape(tensor.name, (1, *rest), (opt, *rest), (knobs.max_batch, *rest))
-        shapes[tensor.name] = {"min": [1, *rest], "opt": [opt, *rest], "max": [knobs.max_batch, *rest]}
+        shapes[tensor.name] = ProfileShapes(
+            min=[1, *rest], opt=[opt, *rest], max=[knobs.max_batch, *rest]
+        )
     config.add_optimization_profile(profile)
     return shapes
 
@@ -71,9 +79,12 @@ def _timing_cache(config: Any, path: Path) -> Any:
     return cache
 
 
-def build_engine(onnx_path: Path, engine_path: Path, knobs: EngineKnobs, timing_cache: Path) -> dict[str, Any]:
+def build_engine(
+    onnx_path: Path, engine_path: Path, knobs: EngineKnobs, timing_cache: Path
+) -> EngineFacts:
     """Write the serialized engine to ``engine_path`` and save the timing cache; return the facts
-    the results disclose (TensorRT version, profile shapes, flags)."""
+    the results disclose (TensorRT version, profile shapes, flags, the builder's own seconds)."""
+    started = time.perf_counter()
     trt = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -89,14 +100,16 @@ def build_engine(onnx_path: Path, engine_path: Path, knobs: EngineKnobs, timing_
     shapes = _add_profile(builder, network, config, knobs)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise ModelError(f"TensorRT failed to build an engine from {onnx_path.name} (see its log above)")
+        raise ModelError(f"TensorRT failed to build an engine from {onnx_path.name} "
+                         "(see its log above)")
     engine_path.write_bytes(bytes(serialized))
     timing_cache.parent.mkdir(parents=True, exist_ok=True)
     timing_cache.write_bytes(bytes(config.get_timing_cache().serialize()))
-    return {
-        "tensorrt": str(trt.__version__),
-        "strongly_typed": True,
-        "profile": shapes,
-        "tf32": bool(tf32_flag is not None and knobs.tf32),
-        "timing_cache": str(timing_cache),
-    }
+    return EngineFacts(
+        tensorrt=str(trt.__version__),
+        strongly_typed=True,
+        profile=shapes,
+        tf32=bool(tf32_flag is not None and knobs.tf32),
+        timing_cache=str(timing_cache),
+        engine_build_seconds=time.perf_counter() - started,
+    )

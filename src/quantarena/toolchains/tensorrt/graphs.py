@@ -15,12 +15,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ModelError
-from quantarena.toolchains.tensorrt.qdq_rules import QdqReport, inspect_qdq
-from quantarena.toolchains.tensorrt.recipes import QdqKnobs
+from quantarena.toolchains.tensorrt.qdq_rules import inspect_qdq
+from quantarena.toolchains.tensorrt.recipes import AutocastFacts, QdqGraphFacts, QdqKnobs
 
 
 def _staged_copy(source: Path, workdir: Path, name: str) -> Path:
@@ -70,17 +70,17 @@ def onnxruntime_quantization_restored() -> Iterator[None]:
 
 def export_qdq_int8(
     onnx_path: Path, input_name: str, recipe: QdqKnobs, calibration: ImageArray, target: Path,
-    *, high_precision_dtype: str = "fp32",
-) -> tuple[QdqReport, int]:
+    *, high_precision_dtype: Literal["fp32", "fp16"] = "fp32",
+) -> QdqGraphFacts:
     """Write the calibrated Q/DQ INT8 graph to ``target``; fail with every rule it breaks.
 
-    Returns the rules report (quantized and float layers, for the results) and the number of
-    calibration images used.
+    Returns what the results disclose: quantized and float layers, calibration images used.
     """
     import numpy as np
     from modelopt.onnx.quantization import quantize
 
-    images = calibration if recipe.calibration_images is None else calibration.subset(recipe.calibration_images)
+    count = recipe.calibration_images
+    images = calibration if count is None else calibration.subset(count)
     if len(images) == 0:
         raise ModelError("INT8 calibration needs at least one calibration image")
     staged = _staged_copy(onnx_path, target.parent, "fp32-staged.onnx")
@@ -89,7 +89,9 @@ def export_qdq_int8(
             quantize(
                 str(staged),
                 quantize_mode="int8",
-                calibration_data={input_name: np.ascontiguousarray(images.images, dtype=np.float32)},
+                calibration_data={
+                    input_name: np.ascontiguousarray(images.images, dtype=np.float32)
+                },
                 calibration_method=recipe.calibration_method,
                 calibration_eps=["cpu"],
                 high_precision_dtype=high_precision_dtype,
@@ -104,24 +106,30 @@ def export_qdq_int8(
     report = inspect_qdq(target)
     if not report.ok:
         shown = "\n  ".join(str(v) for v in report.violations[:10])
-        more = f"\n  ... and {len(report.violations) - 10} more" if len(report.violations) > 10 else ""
+        extra = len(report.violations) - 10
+        more = f"\n  ... and {extra} more" if extra > 0 else ""
         raise ModelError(
             f"the Q/DQ graph breaks TensorRT's explicit-quantization rules "
             f"({len(report.violations)} violations):\n  {shown}{more}"
         )
-    return report, len(images)
+    return QdqGraphFacts(
+        high_precision_dtype=high_precision_dtype, calibration_images_used=len(images),
+        quantized_layers=len(report.quantized_layers),
+        layers_kept_in_high_precision=report.float_layers,
+    )
 
 
-def export_fp16(onnx_path: Path, target: Path) -> dict[str, Any]:
+def export_fp16(onnx_path: Path, target: Path) -> AutocastFacts:
     """Write an FP16 graph with FP32 inputs/outputs (ModelOpt AutoCast, TensorRT 11's replacement
-    for the removed FP16 builder flag); nodes AutoCast keeps in FP32 are reported."""
+    for the removed FP16 builder flag); initializers AutoCast keeps in FP32 are counted."""
     import onnx
     from modelopt.onnx.autocast import convert_to_mixed_precision
 
     staged = _staged_copy(onnx_path, target.parent, "fp32-staged.onnx")
     try:
         model = convert_to_mixed_precision(
-            onnx_path=str(staged), low_precision_type="fp16", keep_io_types=True, providers=["cpu"],
+            onnx_path=str(staged), low_precision_type="fp16", keep_io_types=True,
+            providers=["cpu"],
         )
     finally:
         staged.unlink(missing_ok=True)
@@ -132,13 +140,4 @@ def export_fp16(onnx_path: Path, target: Path) -> dict[str, Any]:
         kind = float_types.get(initializer.data_type)
         if kind:
             kinds[kind] = kinds.get(kind, 0) + 1
-    return {"autocast": "fp16, FP32 I/O", "initializers_by_type": kinds}
-
-
-def qdq_details(report: QdqReport) -> dict[str, Any]:
-    """What the results disclose about a Q/DQ graph."""
-    return {
-        "quantized_layers": len(report.quantized_layers),
-        "layers_kept_in_high_precision": report.float_layers,
-        "qdq_rules": "passed",
-    }
+    return AutocastFacts(initializers_by_type=kinds)

@@ -59,7 +59,9 @@ class _Graph:
 
         graph = model.graph
         self.nodes = list(graph.node)
-        self.constants: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        self.constants: dict[str, np.ndarray] = {
+            i.name: numpy_helper.to_array(i) for i in graph.initializer
+        }
         self.constant_types: dict[str, int] = {i.name: i.data_type for i in graph.initializer}
         self.producer: dict[str, Any] = {}
         self.consumers: dict[str, list[Any]] = defaultdict(list)
@@ -108,7 +110,8 @@ def _name(node: Any) -> str:
 
 
 def _check_scale_zero_point(g: _Graph, node: Any, out: list[Violation]) -> None:
-    """Symmetric INT8: constant positive scale, INT8 zero point equal to 0 (or absent on DQ of INT8)."""
+    """Symmetric INT8: constant positive scale, INT8 zero point equal to 0 (or absent on DQ of
+    INT8)."""
     who = _name(node)
     scale = g.constants.get(node.input[1]) if len(node.input) > 1 else None
     if scale is None:
@@ -126,11 +129,13 @@ def _check_scale_zero_point(g: _Graph, node: Any, out: list[Violation]) -> None:
         return
     zp_type = g.constant_types[zp_name]
     if zp_type != _INT8:
-        out.append(Violation("int8-type", who, f"zero point is {_type_name(zp_type)}; TensorRT needs INT8"))
+        out.append(Violation("int8-type", who,
+                             f"zero point is {_type_name(zp_type)}; TensorRT needs INT8"))
     zero_point = g.constants[zp_name]
     if np.any(zero_point != 0):
         values = np.unique(zero_point)[:4].tolist()
-        out.append(Violation("zero-point", who, f"zero point is not 0 (asymmetric, values {values}); "
+        out.append(Violation("zero-point", who,
+                             f"zero point is not 0 (asymmetric, values {values}); "
                              "TensorRT supports symmetric quantization only"))
 
 
@@ -148,15 +153,18 @@ def _same_params(g: _Graph, q: Any, dq: Any) -> bool:
 
 
 def _check_pairs(g: _Graph, out: list[Violation]) -> None:
-    """Every Q feeds only DQs with the same scale/zero point; every DQ reads a Q or an INT8 constant."""
+    """Every Q feeds only DQs with the same scale/zero point; every DQ reads a Q or an INT8
+    constant."""
     for node in g.nodes:
         if node.op_type == "QuantizeLinear":
             for consumer in g.consumers.get(node.output[0], []):
                 if consumer.op_type != "DequantizeLinear":
-                    out.append(Violation("qdq-pair", _name(node), f"output feeds {consumer.op_type} "
+                    out.append(Violation("qdq-pair", _name(node),
+                                         f"output feeds {consumer.op_type} "
                                          f"{_name(consumer)!r}, not a DequantizeLinear"))
                 elif not _same_params(g, node, consumer):
-                    out.append(Violation("qdq-pair", _name(consumer), f"scale/zero point/axis differ from "
+                    out.append(Violation("qdq-pair", _name(consumer),
+                                         "scale/zero point/axis differ from "
                                          f"its QuantizeLinear {_name(node)!r}"))
         elif node.op_type == "DequantizeLinear":
             source = node.input[0]
@@ -167,8 +175,8 @@ def _check_pairs(g: _Graph, out: list[Violation]) -> None:
                     out.append(Violation("int8-type", _name(node), "dequantizes a constant of type "
                                          f"{_type_name(g.constant_types[source])}, not INT8"))
                 continue
-            out.append(Violation("qdq-pair", _name(node), "input is neither a QuantizeLinear output "
-                                 "nor an INT8 constant"))
+            out.append(Violation("qdq-pair", _name(node),
+                                 "input is neither a QuantizeLinear output nor an INT8 constant"))
 
 
 def _weight_axis(layer: Any, rank: int) -> int:
@@ -209,8 +217,10 @@ def _check_layer(g: _Graph, layer: Any, report: QdqReport) -> None:
         constant_weight = role == "weight" and g.is_constant(dq.input[0])
         if not constant_weight:
             if scale.size != 1:
-                report.violations.append(Violation("per-tensor-activation", who, f"{role} is quantized "
-                                                   "per-channel; TensorRT takes per-tensor activation scales"))
+                report.violations.append(Violation(
+                    "per-tensor-activation", who,
+                    f"{role} is quantized per-channel; "
+                    "TensorRT takes per-tensor activation scales"))
             continue
         shape = _weight_shape(g, dq)
         if shape is None:
@@ -221,11 +231,13 @@ def _check_layer(g: _Graph, layer: Any, report: QdqReport) -> None:
         if dq_axis < 0:
             dq_axis += len(shape)
         if scale.size == 1 and channels > 1:
-            report.violations.append(Violation("per-channel-weight", who, "weight is quantized per-tensor; "
-                                               f"expected per-channel along axis {axis} ({channels} scales)"))
+            report.violations.append(Violation(
+                "per-channel-weight", who, "weight is quantized per-tensor; "
+                f"expected per-channel along axis {axis} ({channels} scales)"))
         elif scale.size != 1 and (dq_axis != axis or scale.size != channels):
-            report.violations.append(Violation("per-channel-weight", who, f"weight scales run along axis "
-                                               f"{dq_axis} ({scale.size}); expected axis {axis} ({channels})"))
+            report.violations.append(Violation(
+                "per-channel-weight", who, f"weight scales run along axis "
+                f"{dq_axis} ({scale.size}); expected axis {axis} ({channels})"))
 
 
 def _check_residual_adds(g: _Graph, quantized: set[str], out: list[Violation]) -> None:
@@ -238,17 +250,20 @@ def _check_residual_adds(g: _Graph, quantized: set[str], out: list[Violation]) -
             continue  # a bias add, not a residual
         fed_by_dq = [g.produced_by(name, "DequantizeLinear") is not None for name in node.input]
         if not any(fed_by_dq):
-            out.append(Violation("residual-add", _name(node), "neither input is dequantized; quantize "
-                                 "the residual (skip) input so TensorRT can fuse the add in INT8"))
+            out.append(Violation("residual-add", _name(node),
+                                 "neither input is dequantized; quantize the residual (skip) "
+                                 "input so TensorRT can fuse the add in INT8"))
             continue
-        for name, dq in zip(node.input, fed_by_dq):
+        for name, dq in zip(node.input, fed_by_dq, strict=True):
             source = g.producer.get(name)
-            fusable = source is not None and source.op_type in LAYER_OPS and _name(source) in quantized
+            fusable = (source is not None and source.op_type in LAYER_OPS
+                       and _name(source) in quantized)
             if not dq and not fusable:
                 kind = source.op_type if source is not None else "a graph input"
-                out.append(Violation("residual-add", _name(node), f"input {name!r} comes from {kind}, "
-                                     "not from a DequantizeLinear or a quantized layer; the add would "
-                                     "run in high precision"))
+                out.append(Violation("residual-add", _name(node),
+                                     f"input {name!r} comes from {kind}, "
+                                     "not from a DequantizeLinear or a quantized layer; "
+                                     "the add would run in high precision"))
 
 
 def inspect_qdq(model: Any) -> QdqReport:
@@ -268,8 +283,9 @@ def inspect_qdq(model: Any) -> QdqReport:
         if node.op_type in LAYER_OPS:
             _check_layer(g, node, report)
     if not report.quantized_layers and not any(v.rule == "layer-inputs" for v in report.violations):
-        report.violations.append(Violation("no-quantized-layers", "graph", "no Conv/Gemm/MatMul has "
-                                           "dequantized inputs: this is not an INT8 Q/DQ graph"))
+        report.violations.append(Violation(
+            "no-quantized-layers", "graph",
+            "no Conv/Gemm/MatMul has dequantized inputs: this is not an INT8 Q/DQ graph"))
     else:
         _check_residual_adds(g, set(report.quantized_layers), report.violations)
     return report

@@ -1,5 +1,6 @@
 """Run a serialized TensorRT engine: host -> device copy, ``execute_async_v3``, device -> host copy,
-synchronize, so a host timer around ``run`` measures the whole call.
+synchronize, so a host timer around ``run`` measures the whole call. And run the INT8 graph's CPU
+simulation, through ONNX Runtime's session function (no other toolchain's adapter is involved).
 
 Device buffers, pinned host buffers and the stream come from torch's CUDA runtime. torch is
 already a dependency of every run (the FP32 bundle is exported with it) and ships its own CUDA
@@ -12,13 +13,50 @@ process's share where the driver reports it), not from torch's counters.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from quantarena.errors import ModelError, ToolchainUnavailable
+from quantarena.toolchains.base import Recipe, Session
+from quantarena.toolchains.onnxruntime import runtime as ort_runtime
 from quantarena.toolchains.tensorrt.engine import import_tensorrt
+from quantarena.toolchains.tensorrt.recipes import SIMULATED_TIMING, EngineKnobs, TrtInt8Simulated
+
+
+def load(artifact: Path, recipe: Recipe, threads: int) -> Session:
+    """The engine on the GPU, or the simulated variant's Q/DQ graph on ONNX Runtime's CPU
+    provider with the recipe's graph optimization level and the run's threads."""
+    match recipe:
+        case TrtInt8Simulated():
+            inner = ort_runtime.open_session(artifact, threads, recipe.graph_optimization)
+            return SimulatedInt8Session(inner)
+        case EngineKnobs():
+            return TrtSession(artifact, recipe.max_batch)
+    raise TypeError(f"{type(recipe).__name__} is not a TensorRT recipe")
+
+
+class SimulatedInt8Session:
+    """ONNX Runtime (CPU) running the TensorRT-ready Q/DQ graph: accuracy only. Its recipe
+    declares the speed unavailable; ``info`` says what was simulated."""
+
+    def __init__(self, inner: ort_runtime.OrtSession) -> None:
+        self.inner = inner
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.inner.run(batch)
+
+    def raw_call(self, batch: np.ndarray) -> Callable[[], object]:
+        return self.inner.raw_call(batch)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            **self.inner.info(),
+            "simulates": "TensorRT explicit INT8 (Q/DQ) graph",
+            "timing": SIMULATED_TIMING,
+        }
 
 
 class TrtSession:
@@ -28,7 +66,9 @@ class TrtSession:
         import torch
 
         if not torch.cuda.is_available():
-            raise ToolchainUnavailable("no NVIDIA GPU: torch.cuda.is_available() is False in this worker")
+            raise ToolchainUnavailable(
+                "no NVIDIA GPU: torch.cuda.is_available() is False in this worker"
+            )
         trt = import_tensorrt()
         self.trt = trt
         self.torch = torch
@@ -45,7 +85,9 @@ class TrtSession:
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"expected one input and one output, the engine has {inputs} -> {outputs}")
+            raise ModelError(
+                f"expected one input and one output, the engine has {inputs} -> {outputs}"
+            )
         self.input_name, self.output_name = inputs[0], outputs[0]
         self.max_batch = self._profile_max_batch(max_batch_hint)
         in_shape = tuple(self.engine.get_tensor_shape(self.input_name))
@@ -54,7 +96,9 @@ class TrtSession:
         out_shape = tuple(self.context.get_tensor_shape(self.output_name))
         self.in_dtype = self._torch_dtype(self.input_name)
         self.out_dtype = self._torch_dtype(self.output_name)
-        self.device_in = torch.empty((self.max_batch, *self.sample_shape), dtype=self.in_dtype, device=self.device)
+        self.device_in = torch.empty(
+            (self.max_batch, *self.sample_shape), dtype=self.in_dtype, device=self.device
+        )
         self.device_out = torch.empty(out_shape, dtype=self.out_dtype, device=self.device)
         self.host_in = torch.empty(self.device_in.shape, dtype=self.in_dtype).pin_memory()
         self.host_out = torch.empty(self.device_out.shape, dtype=self.out_dtype).pin_memory()
@@ -76,16 +120,39 @@ class TrtSession:
         numpy_type = np.dtype(self.trt.nptype(self.engine.get_tensor_dtype(name)))
         return self.torch.from_numpy(np.empty(0, dtype=numpy_type)).dtype
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def _bind(self, batch: np.ndarray) -> int:
+        """Check ``batch`` against the profile, set the context's input shape; its size."""
         n = int(batch.shape[0])
         if n < 1 or n > self.max_batch:
             raise ModelError(f"batch {n} is outside the engine's profile 1..{self.max_batch}; "
                              "rebuild with a larger max_batch")
         if tuple(batch.shape[1:]) != self.sample_shape:
-            raise ModelError(f"input shape {batch.shape[1:]} differs from the engine's {self.sample_shape}")
+            raise ModelError(f"input shape {batch.shape[1:]} differs from the engine's "
+                             f"{self.sample_shape}")
         if n != self._batch:
             self.context.set_input_shape(self.input_name, (n, *self.sample_shape))
             self._batch = n
+        return n
+
+    def raw_call(self, batch: np.ndarray) -> Callable[[], object]:
+        """``execute_async_v3`` and a stream synchronize, with ``batch`` already on the device
+        (copied once, here): the engine alone, without the copies ``run`` includes."""
+        n = self._bind(batch)
+        np.copyto(self.host_in_np[:n], batch, casting="same_kind")
+        self.device_in[:n].copy_(self.host_in[:n])
+        self.torch.cuda.synchronize(self.device)
+        context, stream = self.context, self.stream
+
+        def call() -> object:
+            if not context.execute_async_v3(stream.cuda_stream):
+                raise ModelError("TensorRT execute_async_v3 failed (see its log above)")
+            stream.synchronize()
+            return None
+
+        return call
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        n = self._bind(batch)
         np.copyto(self.host_in_np[:n], batch, casting="same_kind")
         with self.torch.cuda.stream(self.stream):
             self.device_in[:n].copy_(self.host_in[:n], non_blocking=True)

@@ -1,8 +1,8 @@
-"""Cheap checks for what the TensorRT variants need, without importing tensorrt, torch or CUDA.
+"""Is an NVIDIA GPU visible to this process? Answered without importing torch or CUDA.
 
 ``quantarena list`` asks every variant whether it can run; importing torch or initialising CUDA for
 that would cost seconds and memory in the orchestrator. Device nodes, NVML (a thin C library) and
-``nvidia-smi`` answer the GPU question; ``find_spec`` answers the package question.
+``nvidia-smi`` answer the question.
 """
 
 from __future__ import annotations
@@ -12,16 +12,6 @@ import importlib.util
 import os
 import shutil
 import subprocess
-
-INSTALL_HINT = "pip install 'quantarena[tensorrt]'"
-MODELOPT_HINT = "pip install --no-deps nvidia-modelopt==0.47.0 -r requirements/tensorrt.txt"
-
-
-def missing_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is None
-    except (ImportError, ValueError):  # a parent package that fails to import, or a broken spec
-        return True
 
 
 def nvidia_gpu_problem() -> str | None:
@@ -38,7 +28,9 @@ def nvidia_gpu_problem() -> str | None:
     if smi is None:
         return "no NVIDIA GPU (no /dev/nvidia* device, no nvidia-smi)"
     try:
-        listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+        listing = subprocess.run(
+            [smi, "-L"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"no NVIDIA GPU (nvidia-smi failed: {exc})"
     if listing.returncode == 0 and "GPU" in listing.stdout:
@@ -48,7 +40,7 @@ def nvidia_gpu_problem() -> str | None:
 
 def _nvml_device_count() -> int | None:
     """Device count from NVML, or ``None`` when NVML is not installed or no driver is loaded."""
-    if missing_module("pynvml"):
+    if importlib.util.find_spec("pynvml") is None:
         return None
     try:
         import pynvml

@@ -1,0 +1,249 @@
+"""The measuring sequence: a list of meters, each filling one typed measurement of a variant's row
+or saying, with a reason, why it cannot (``Unavailable``).
+
+Adding a measurement is one meter here, one entry in ``METERS`` and one report column. Meters run
+in list order on one loaded session; memory is read before the accuracy pass on purpose (that
+pass streams the whole evaluation split through a memory map, whose pages would otherwise count as
+the runtime's memory).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from quantarena.config import MeasureConfig
+from quantarena.measure.accuracy import predict
+from quantarena.measure.contention import ContentionWindow
+from quantarena.measure.energy import NO_SENSOR, EnergyCounters
+from quantarena.measure.latency import batch_of, measure_latency, measure_throughput
+from quantarena.measure.memory import peak_rss_mb
+from quantarena.results.measurements import (
+    Accuracy,
+    Block,
+    Contention,
+    CpuTime,
+    Energy,
+    Latency,
+    Memory,
+    Throughput,
+    Unavailable,
+)
+from quantarena.results.schema import Measurements
+from quantarena.toolchains.base import Session
+
+
+@dataclass(frozen=True)
+class BusyWindow:
+    """CPU time and energy counters around one throughput pass (warm-up included)."""
+
+    batch: int
+    images: int
+    window_s: float
+    cpu_seconds: float
+    energy: tuple[float, list[str]] | None
+
+
+@dataclass
+class MeasureRun:
+    """One loaded session and what the meters share while measuring it."""
+
+    session: Session
+    config: MeasureConfig
+    timing_images: np.ndarray  # a few real images, in private memory
+    evaluation: Path  # the cached evaluation split (memory-mapped by the accuracy pass)
+    predictions_path: Path
+    rss_before_load_mb: float
+    rss_after_load_mb: float
+    speed_unavailable: str | None = None  # declared by the recipe
+    accuracy_unavailable: str | None = None  # e.g. random weights
+    measured: Measurements = field(default_factory=Measurements)
+    windows: dict[int, BusyWindow] = field(default_factory=dict)
+
+
+Result = Block | list[Throughput] | Unavailable
+
+
+class Meter(ABC):
+    #: the key of ``unavailable`` this meter answers for
+    key: ClassVar[str]
+    #: the ``Measurements`` field it fills
+    field: ClassVar[str]
+    #: a speed measurement means nothing when the recipe declares its speed unavailable
+    speed: ClassVar[bool] = False
+
+    def start(self, run: MeasureRun) -> None:  # noqa: B027 - optional hook, empty by design
+        """Called for every meter before the first one measures (opens windows)."""
+
+    @abstractmethod
+    def measure(self, run: MeasureRun) -> Result: ...
+
+
+class LatencyMeter(Meter):
+    key, field, speed = "latency", "latency_ms", True
+
+    def measure(self, run: MeasureRun) -> Latency:
+        return measure_latency(run.session.run, run.timing_images, run.config)
+
+
+class ThroughputMeter(Meter):
+    """One pass per configured batch size; each pass's CPU time and energy counters are kept for
+    the CPU-time and energy meters."""
+
+    key, field, speed = "throughput", "throughput", True
+
+    def measure(self, run: MeasureRun) -> list[Throughput] | Unavailable:
+        if not run.config.throughput_batches:
+            return Unavailable(reason="no throughput pass was configured")
+        passes = []
+        for batch in run.config.throughput_batches:
+            counters = EnergyCounters()
+            cpu0, wall0 = _cpu_seconds(), time.perf_counter()
+            counters.start()
+            throughput = measure_throughput(
+                run.session.run, batch_of(run.timing_images, batch), run.config
+            )
+            energy = counters.stop()
+            images = batch * (throughput.iterations + throughput.warmup_iterations)
+            run.windows[batch] = BusyWindow(
+                batch, images, time.perf_counter() - wall0, _cpu_seconds() - cpu0, energy
+            )
+            passes.append(throughput)
+        return passes
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _largest_window(run: MeasureRun) -> BusyWindow | Unavailable:
+    if not run.windows:
+        reason = run.measured.unavailable.get("throughput", "no throughput pass was measured")
+        return Unavailable(reason=reason)
+    return run.windows[max(run.windows)]
+
+
+class CpuTimeMeter(Meter):
+    """Process CPU seconds per image over the largest batch's throughput pass."""
+
+    key, field, speed = "cpu_time", "cpu_time", True
+
+    def measure(self, run: MeasureRun) -> CpuTime | Unavailable:
+        window = _largest_window(run)
+        if isinstance(window, Unavailable):
+            return window
+        return CpuTime(
+            batch=window.batch,
+            images=window.images,
+            window_s=window.window_s,
+            seconds_per_image=window.cpu_seconds / window.images,
+        )
+
+
+class EnergyMeter(Meter):
+    """Joules per image over the largest batch's throughput pass, from RAPL/NVML counters."""
+
+    key, field, speed = "energy", "energy", True
+
+    def measure(self, run: MeasureRun) -> Energy | Unavailable:
+        window = _largest_window(run)
+        if isinstance(window, Unavailable):
+            return window
+        if window.energy is None:
+            return Unavailable(reason=NO_SENSOR)
+        joules, sources = window.energy
+        return Energy(
+            batch=window.batch,
+            images=window.images,
+            window_s=window.window_s,
+            joules_per_image=joules / window.images,
+            sources=sources,
+        )
+
+
+class ContentionMeter(Meter):
+    """Other processes' CPU use from the first meter's start to the end of the speed meters."""
+
+    key, field, speed = "contention", "contention", True
+
+    def __init__(self) -> None:
+        self.window = ContentionWindow()
+
+    def start(self, run: MeasureRun) -> None:
+        self.window.start()
+
+    def measure(self, run: MeasureRun) -> Contention:
+        return self.window.stop()
+
+
+class MemoryMeter(Meter):
+    key, field = "memory", "memory"
+
+    def measure(self, run: MeasureRun) -> Memory:
+        if not run.measured.throughput:
+            # No speed passes ran: one call at the accuracy pass's batch shape, so the peak still
+            # covers inference, not only loading.
+            run.session.run(batch_of(run.timing_images, run.config.eval_batch))
+        peak = peak_rss_mb()
+        return Memory(
+            peak_rss_mb=peak,
+            baseline_rss_mb=run.rss_before_load_mb,
+            after_load_rss_mb=run.rss_after_load_mb,
+            load_increase_mb=run.rss_after_load_mb - run.rss_before_load_mb,
+            inference_increase_mb=max(0.0, peak - run.rss_after_load_mb),
+        )
+
+
+class AccuracyMeter(Meter):
+    """Every evaluation image once; per-image predictions are saved for paired comparisons."""
+
+    key, field = "accuracy", "accuracy"
+
+    def measure(self, run: MeasureRun) -> Accuracy | Unavailable:
+        if run.accuracy_unavailable:
+            return Unavailable(reason=run.accuracy_unavailable)
+        from quantarena.data.cache import load_split
+
+        predictions = predict(run.session.run, load_split(run.evaluation), run.config.eval_batch)
+        predictions.save(run.predictions_path)
+        return predictions.accuracy()
+
+
+def default_meters() -> list[Meter]:
+    """Fresh meters in measuring order (a meter may hold a window's state)."""
+    return [
+        LatencyMeter(),
+        ThroughputMeter(),
+        CpuTimeMeter(),
+        EnergyMeter(),
+        ContentionMeter(),
+        MemoryMeter(),
+        AccuracyMeter(),
+    ]
+
+
+def measure_all(run: MeasureRun, meters: list[Meter] | None = None) -> Measurements:
+    """Run every meter in order; each result lands in its field or, with its reason, in
+    ``unavailable``; the measurements' own notes are collected last."""
+    meters = default_meters() if meters is None else meters
+    for meter in meters:
+        meter.start(run)
+    for meter in meters:
+        result: Result
+        if meter.speed and run.speed_unavailable:
+            result = Unavailable(reason=run.speed_unavailable)
+        else:
+            result = meter.measure(run)
+        if isinstance(result, Unavailable):
+            run.measured.unavailable[meter.key] = result.reason
+        else:
+            setattr(run.measured, meter.field, result)
+    run.measured.notes = run.measured.measurement_notes()
+    return run.measured

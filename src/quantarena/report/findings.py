@@ -1,0 +1,47 @@
+"""What could not be measured and the notes each variant earned, computed once for every report
+format, so ``report.md`` and ``report.html`` can never disagree about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quantarena.results.schema import Results, VariantResult
+
+
+@dataclass(frozen=True)
+class Unmeasured:
+    """One measurement missing for the same reason on one or more variants."""
+
+    what: str
+    why: str
+    variants: tuple[str, ...]
+    every_measured: bool  # True when every ok variant (more than one) lacks it for this reason
+
+
+@dataclass(frozen=True)
+class Note:
+    variant: str
+    text: str
+
+
+def unmeasured(results: Results) -> list[Unmeasured]:
+    """``unavailable`` entries grouped by (what, why), in first-seen order."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for v in results.variants:
+        for what, why in v.unavailable.items():
+            grouped.setdefault((what, why), []).append(v.name)
+    measured = {v.name for v in results.variants if v.status == "ok"}
+    return [
+        Unmeasured(what, why, tuple(names), len(names) > 1 and set(names) == measured)
+        for (what, why), names in grouped.items()
+    ]
+
+
+def variant_notes(v: VariantResult) -> list[str]:
+    """Notes written by the run plus those the measurements derive (drift, contention ...).
+    Files from 1.x stored derived notes too, so each text appears once."""
+    return list(dict.fromkeys([*v.notes, *v.measurement_notes()]))
+
+
+def notes(results: Results) -> list[Note]:
+    return [Note(v.name, text) for v in results.variants for text in variant_notes(v)]

@@ -1,0 +1,181 @@
+"""One variant from recipe to row: availability, build worker, measuring worker(s), and the
+typed ``VariantResult`` assembled from what they return."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from quantarena.config import RunConfig
+from quantarena.measure.accuracy import Predictions
+from quantarena.models.spec import ModelBundle
+from quantarena.results.measurements import Latency, Throughput
+from quantarena.results.schema import Artifact, Build, Measurements, Status, VariantResult
+from quantarena.runner.jobs import BuildJob, MeasureJob
+from quantarena.runner.launcher import Launcher
+from quantarena.runner.plan import PlannedVariant
+from quantarena.toolchains.base import BuildOutcome
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """Where the workers find the FP32 bundle and the cached splits."""
+
+    bundle: Path
+    calibration: Path
+    evaluation: Path
+
+
+@dataclass
+class VariantRunner:
+    config: RunConfig
+    launcher: Launcher
+    bundle: ModelBundle
+    out: Path
+    files: SplitFiles
+    log: Callable[[str], None]
+    #: the reference's per-image predictions, once measured
+    reference: Predictions | None = field(default=None)
+
+    def run(self, p: PlannedVariant, baseline: str | None, *, is_reference: bool) -> VariantResult:
+        problem = p.toolchain.unavailable(p.recipe_name, self.bundle)
+        if problem is not None:
+            self.log(f"  {p.name}: unavailable: {problem.reason}")
+            return self._row(p, "unavailable", problem.reason)
+        self.log(f"  {p.name}: building ...")
+        build = self.launcher.run(
+            BuildJob(
+                recipe=p.recipe.to_payload(p.name),
+                bundle=self.files.bundle,
+                calibration=self.files.calibration,
+                workdir=self.out / "variants" / p.slug,
+            ),
+            f"{p.slug}.build",
+        )
+        if build.status != "ok" or build.result is None:
+            self.log(f"  {p.name}: build {build.status}: {build.reason}")
+            return self._row(p, build.status, f"build: {build.reason}")
+        built = build.result
+        self.log(
+            f"  {p.name}: built in {built.seconds:.1f} s ({built.size_bytes / 1e6:.1f} MB); "
+            "measuring ..."
+        )
+        measure = self.launcher.run(
+            self._measure_job(p, built, timing_only=False), f"{p.slug}.measure"
+        )
+        if measure.status != "ok" or measure.result is None:
+            self.log(f"  {p.name}: measurement {measure.status}: {measure.reason}")
+            return self._row(p, measure.status, f"measure: {measure.reason}", built, baseline)
+        measured = self._with_repeats(p, built, measure.result)
+        if measured.accuracy is not None:
+            predictions = Predictions.load(self._predictions_path(p))
+            if is_reference:
+                self.reference = predictions
+            # The reference is compared with itself (delta 0, agreement 1), so its row is complete.
+            measured.accuracy = predictions.accuracy(self.reference)
+            measured.predictions_file = self._predictions_path(p).relative_to(self.out).as_posix()
+        measured.notes = [*built.notes, *measured.measurement_notes()]
+        row = self._row(p, "ok", None, built, baseline, measured)
+        self.log(f"  {p.name}: {_one_line(row)}")
+        return row
+
+    def _predictions_path(self, p: PlannedVariant) -> Path:
+        return self.out / "variants" / p.slug / "predictions.npz"
+
+    def _measure_job(
+        self, p: PlannedVariant, built: BuildOutcome, *, timing_only: bool
+    ) -> MeasureJob:
+        return MeasureJob(
+            recipe=p.recipe.to_payload(p.name),
+            bundle=self.files.bundle,
+            artifact=built.artifact,
+            evaluation=self.files.evaluation,
+            threads=self.config.threads,
+            measure=self.config.measure,
+            predictions_path=self._predictions_path(p),
+            timing_only=timing_only,
+        )
+
+    def _with_repeats(
+        self, p: PlannedVariant, built: BuildOutcome, first: Measurements
+    ) -> Measurements:
+        """Time the variant again in ``repeats - 1`` more fresh processes; latency and throughput
+        are then aggregated by their own types (the spread between processes is the honest CI
+        on a noisy machine)."""
+        repeats = self.config.measure.repeats
+        if repeats < 2 or first.latency_ms is None:
+            return first
+        runs = [first]
+        for index in range(2, repeats + 1):
+            self.log(f"  {p.name}: timing again ({index}/{repeats}) ...")
+            outcome = self.launcher.run(
+                self._measure_job(p, built, timing_only=True), f"{p.slug}.measure-{index}"
+            )
+            if (
+                outcome.status == "ok"
+                and outcome.result is not None
+                and outcome.result.latency_ms is not None
+            ):
+                runs.append(outcome.result)
+            else:
+                self.log(f"  {p.name}: repeat {index} {outcome.status}: {outcome.reason}")
+        latencies: list[Latency] = [run.latency_ms for run in runs if run.latency_ms is not None]
+        return first.model_copy(
+            update={
+                "latency_ms": Latency.aggregate(latencies),
+                "throughput": Throughput.aggregate([run.throughput for run in runs]),
+            }
+        )
+
+    def _row(
+        self,
+        p: PlannedVariant,
+        status: Status,
+        reason: str | None,
+        built: BuildOutcome | None = None,
+        baseline: str | None = None,
+        measured: Measurements | None = None,
+    ) -> VariantResult:
+        artifact = build = None
+        if built is not None:
+            path = built.artifact
+            artifact = Artifact(
+                path=path.relative_to(self.out).as_posix()
+                if path.is_relative_to(self.out)
+                else str(path),
+                size_mb=built.size_bytes / 1e6,
+                files=[f.name for f in built.files],
+            )
+            build = Build(
+                seconds=built.seconds,
+                calibration_images=built.calibration_images,
+                facts=built.facts,
+            )
+        return VariantResult(
+            name=p.name,
+            toolchain=p.toolchain.name,
+            precision=p.recipe.precision,
+            recipe=p.recipe.model_dump(mode="json"),
+            status=status,
+            reason=reason,
+            artifact=artifact,
+            build=build,
+            baseline=baseline if status == "ok" else None,
+            **(
+                dict(measured)
+                if measured is not None
+                else {"notes": list(built.notes) if built else []}
+            ),
+        )
+
+
+def _one_line(v: VariantResult) -> str:
+    parts = []
+    if v.accuracy:
+        parts.append(f"top-1 {v.accuracy.top1:.2%}")
+    if v.latency_ms:
+        parts.append(f"p50 {v.latency_ms.p50:.2f} ms")
+    if v.throughput:
+        parts.append(f"{v.throughput[-1].images_per_s:.0f} img/s @ {v.throughput[-1].batch}")
+    return ", ".join(parts) or "ok"

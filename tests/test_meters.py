@@ -1,0 +1,111 @@
+"""The measuring sequence on a real ONNX Runtime session of the real MobileNetV2: every meter fills
+its typed measurement or says why not, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from quantarena.config import MeasureConfig
+from quantarena.data.cache import read_head
+from quantarena.measure.meters import MeasureRun, Meter, default_meters, measure_all
+from quantarena.results.measurements import Block, Unavailable
+from quantarena.toolchains import get_toolchain
+
+QUICK = MeasureConfig(
+    eval_batch=8,
+    latency_min_iterations=5,
+    latency_min_seconds=0.1,
+    latency_max_seconds=0.5,
+    warmup_max_seconds=0.2,
+    throughput_batches=[1, 4],
+    throughput_min_iterations=2,
+    throughput_min_seconds=0.1,
+    throughput_max_seconds=0.5,
+)
+
+
+def _run(mv2_bundle, cache_dir: Path, tmp_path: Path, **extra: object) -> MeasureRun:  # type: ignore[no-untyped-def]
+    toolchain = get_toolchain("onnxruntime")
+    session = toolchain.load(mv2_bundle.onnx_path, toolchain.parse_recipe("fp32"), 1)
+    evaluation = next(p for p in sorted(cache_dir.glob("*.npy")) if "partial" not in p.name)
+    settings: dict[str, object] = {
+        "session": session,
+        "config": QUICK,
+        "timing_images": read_head(evaluation, 8),
+        "evaluation": evaluation,
+        "predictions_path": tmp_path / "p.npz",
+        "rss_before_load_mb": 100.0,
+        "rss_after_load_mb": 150.0,
+    }
+    settings.update(extra)
+    return MeasureRun(**settings)  # type: ignore[arg-type]
+
+
+def test_every_meter_fills_its_measurement(
+    mv2_bundle, evaluation_images, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    measured = measure_all(_run(mv2_bundle, cache_dir, tmp_path))
+    assert measured.latency_ms is not None and measured.latency_ms.batch == 1
+    assert [t.batch for t in measured.throughput] == [1, 4]
+    assert (
+        measured.cpu_time is not None
+        and measured.cpu_time.batch == 4
+        and measured.cpu_time.seconds_per_image > 0
+    )
+    assert measured.contention is not None and measured.contention.window_s > 0
+    assert measured.memory is not None and measured.memory.load_increase_mb == 50.0
+    assert measured.accuracy is not None and measured.accuracy.images > 0
+    assert (tmp_path / "p.npz").exists()
+    # No energy counter on this machine: said with the reason, never a made-up number.
+    if measured.energy is None:
+        assert "RAPL" in measured.unavailable["energy"]
+    assert set(measured.unavailable) <= {"energy"}
+
+
+def test_declared_speed_unavailability_skips_every_speed_meter(
+    mv2_bundle, evaluation_images, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    run = _run(
+        mv2_bundle,
+        cache_dir,
+        tmp_path,
+        speed_unavailable="simulated on the CPU",
+        accuracy_unavailable="random weights",
+    )
+    measured = measure_all(run)
+    assert measured.latency_ms is None and measured.throughput == [] and measured.cpu_time is None
+    for key in ("latency", "throughput", "cpu_time", "energy", "contention"):
+        assert measured.unavailable[key] == "simulated on the CPU"
+    assert measured.unavailable["accuracy"] == "random weights" and measured.accuracy is None
+    assert measured.memory is not None and measured.memory.peak_rss_mb > 0  # still measured
+
+
+def test_a_new_measurement_is_one_meter_in_the_list(
+    mv2_bundle, evaluation_images, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    class FirstLogit(Block):
+        value: float
+
+    class FirstLogitMeter(Meter):
+        key, field = "first_logit", "first_logit"
+
+        def measure(self, run: MeasureRun) -> FirstLogit | Unavailable:
+            logits = run.session.run(np.ascontiguousarray(run.timing_images[:1]))
+            return FirstLogit(value=float(logits[0, 0]))
+
+    measured = measure_all(_run(mv2_bundle, cache_dir, tmp_path), [FirstLogitMeter()])
+    assert isinstance(measured.first_logit, FirstLogit)  # type: ignore[attr-defined]
+    assert measured.latency_ms is None  # only the meters in the list run
+
+
+def test_no_throughput_pass_leaves_cpu_time_unavailable(
+    mv2_bundle, evaluation_images, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    run = _run(
+        mv2_bundle, cache_dir, tmp_path, config=QUICK.model_copy(update={"throughput_batches": []})
+    )
+    measured = measure_all(run, default_meters()[:4])
+    assert measured.unavailable["throughput"] == "no throughput pass was configured"
+    assert measured.unavailable["cpu_time"] == measured.unavailable["throughput"]
