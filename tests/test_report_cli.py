@@ -1,4 +1,5 @@
-"""``quantarena report`` rebuilds report.md, its PNG charts and report.html from results.json alone."""
+"""``quantarena report`` rebuilds report.md, its PNG charts and report.html from results.json
+alone."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_report_html import make_report_results
 
 import quantarena.runner.pipeline
 from quantarena.cli import main
 from quantarena.report.markdown import write_markdown
 from quantarena.report.table import markdown_table, table_rows
 from quantarena.results.io import save_results
+from test_report_html import make_report_results
 
 
-def test_report_command_reproduces_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_command_reproduces_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     results = make_report_results()
     save_results(results, tmp_path)
     expected = write_markdown(results, tmp_path).read_text()
@@ -34,7 +36,12 @@ def test_report_command_reproduces_the_table(tmp_path: Path, monkeypatch: pytest
     for cells in table_rows(results):
         assert f"<code>{cells[0]}</code>" in page
     pngs = sorted(p.name for p in (tmp_path / "charts").iterdir())
-    assert pngs == ["accuracy_vs_latency.png", "accuracy_vs_size.png", "latency_distribution.png", "speedup.png"]
+    assert pngs == [
+        "accuracy_vs_latency.png",
+        "accuracy_vs_size.png",
+        "latency_distribution.png",
+        "speedup.png",
+    ]
     for name in pngs:
         assert f"](charts/{name})" in expected
         assert (tmp_path / "charts" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

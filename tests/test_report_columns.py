@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_report_html import OK_VARIANTS, make_report_results
 
 from quantarena.cli import main
 from quantarena.report import columns
@@ -17,6 +16,7 @@ from quantarena.report.markdown import render_markdown
 from quantarena.report.table import markdown_table
 from quantarena.results.io import save_results
 from quantarena.results.schema import Results
+from test_report_html import OK_VARIANTS, make_report_results
 
 
 class _HeadlineTable(HTMLParser):
@@ -36,8 +36,13 @@ class _HeadlineTable(HTMLParser):
         elif self._in_table and tag == "tr":
             self.rows.append([])
         elif self._in_table and tag in ("td", "th"):
-            self._cell = {"tag": tag, "class": a.get("class") or "", "text": "", "ci": "",
-                          "colspan": a.get("colspan") or "1"}
+            self._cell = {
+                "tag": tag,
+                "class": a.get("class") or "",
+                "text": "",
+                "ci": "",
+                "colspan": a.get("colspan") or "1",
+            }
         elif self._cell is not None and tag == "span" and a.get("class") == "ci":
             self._in_ci = True
 
@@ -67,7 +72,7 @@ def _html_table(page: str) -> _HeadlineTable:
 
 
 def _md_rows(text: str) -> list[list[str]]:
-    table = text[text.index("| Variant |"):].split("\n\n")[0].splitlines()
+    table = text[text.index("| Variant |") :].split("\n\n")[0].splitlines()
     return [line.strip("| ").split(" | ") for line in table[2:]]
 
 
@@ -79,8 +84,9 @@ def _with_repeats(results: Results) -> Results:
     return results
 
 
-def test_terminal_markdown_and_html_show_the_same_cells(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_terminal_markdown_and_html_show_the_same_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     results = _with_repeats(make_report_results())
     save_results(results, tmp_path)
     assert main(["report", str(tmp_path)]) == 0
@@ -102,7 +108,9 @@ def test_terminal_markdown_and_html_show_the_same_cells(tmp_path: Path,
 
 
 def test_cell_formats() -> None:
-    rows = {r[0].text: [c.plain for c in r] for r in table_cells(_with_repeats(make_report_results()))}
+    rows = {
+        r[0].text: [c.plain for c in r] for r in table_cells(_with_repeats(make_report_results()))
+    }
     title = [c.title for c in COLUMNS].index
     assert rows["pytorch:fp32"][title("Δ top-1 (pp)")] == "ref"
     assert rows["pytorch:int8"][title("Δ top-1 (pp)")] == "-2.00 [-3.5, -0.5]"  # significant
@@ -115,24 +123,36 @@ def test_cell_formats() -> None:
     assert rows["pytorch:fp32"][title("CPU s/img")] == "0.0400"  # from cpu_time
     assert rows["pytorch:fp32"][title("Peak RSS MB")] == "314"
     assert rows["tensorrt:int8"][1:] == ["unavailable: no NVIDIA GPU"] + ["–"] * (len(COLUMNS) - 2)
-    assert "| onnxruntime:int8-dynamic | failed: measure: worker crashed (SIGSEGV) / exit -11 |" in (
-        markdown_table(make_report_results()))
+    assert (
+        "| onnxruntime:int8-dynamic | failed: measure: worker crashed (SIGSEGV) / exit -11 |"
+        in (markdown_table(make_report_results()))
+    )
 
 
 def test_delta_column_classes_in_html() -> None:
     html = _html_table(render_html(make_report_results()))
     delta = [c.title for c in COLUMNS].index("Δ top-1 (pp)")
-    classes = {row[0]["text"].removesuffix("◆").strip(): row[delta]["class"]
-               for row in html.rows if len(row) > delta}
-    assert classes == {"pytorch:fp32": "ref", "pytorch:int8": "sig-down", "onnxruntime:fp32": "ns",
-                       "onnxruntime:int8": "ns", "openvino:int8": "ns"}
+    classes = {
+        row[0]["text"].removesuffix("◆").strip(): row[delta]["class"]
+        for row in html.rows
+        if len(row) > delta
+    }
+    assert classes == {
+        "pytorch:fp32": "ref",
+        "pytorch:int8": "sig-down",
+        "onnxruntime:fp32": "ns",
+        "onnxruntime:int8": "ns",
+        "openvino:int8": "ns",
+    }
 
 
-def test_a_new_column_is_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
-    load = Column("Load s", "seconds to load the artifact",
-                  lambda v, _: Cell(f"{v.timings.load_seconds:.2f}") if v.timings else Cell("–"),
-                  lambda v, _: "slow" if v.timings and v.timings.load_seconds > 1 else "")
-    monkeypatch.setattr(columns, "COLUMNS", columns.COLUMNS)  # restored after the test
+def test_a_new_column_is_one_entry() -> None:
+    load = Column(
+        "Load s",
+        "seconds to load the artifact",
+        lambda v, _: Cell(f"{v.timings.load_seconds:.2f}") if v.timings else Cell("–"),
+        lambda v, _: "slow" if v.timings and v.timings.load_seconds > 1 else "",
+    )
     columns.COLUMNS.append(load)
     try:
         results = make_report_results()
@@ -144,7 +164,9 @@ def test_a_new_column_is_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "| 3.5 | 0.40 |" in text and "| 3.5 | 2.50 |" in text
         html = _html_table(render_html(results))
         assert html.header[-1] == "Load s"
-        ok = {row[0]["text"].removesuffix("◆").strip(): row[-1] for row in html.rows if len(row) > 3}
+        ok = {
+            row[0]["text"].removesuffix("◆").strip(): row[-1] for row in html.rows if len(row) > 3
+        }
         assert set(ok) == {spec[0] for spec in OK_VARIANTS}
         assert ok["openvino:int8"]["text"] == "2.50" and ok["openvino:int8"]["class"] == "slow"
         assert ok["pytorch:fp32"]["text"] == "0.40" and ok["pytorch:fp32"]["class"] == ""

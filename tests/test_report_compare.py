@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report_html import make_report_results
 
 from quantarena.cli import main
 from quantarena.errors import ResultsError
@@ -14,6 +13,7 @@ from quantarena.measure.accuracy import Predictions
 from quantarena.report.compare import compare_runs, compare_variants, environment_differences
 from quantarena.results.environment import Gpu, Load
 from quantarena.results.io import save_results
+from test_report_html import make_report_results
 
 
 def _run_pair(tmp_path: Path) -> tuple[Path, Path]:
@@ -24,14 +24,16 @@ def _run_pair(tmp_path: Path) -> tuple[Path, Path]:
     b.environment.cpu.isa["avx512_vnni"] = False
     b.environment.packages["onnxruntime"] = "0.0.1"
     b.environment.gpu = [Gpu(name="Some GPU", driver="1.0", memory="8 GiB")]
-    b.environment.load_before = Load(cpu_percent=60.0, loadavg_1m=2.0, warning="the machine was busy")
+    b.environment.load_before = Load(
+        cpu_percent=60.0, loadavg_1m=2.0, warning="the machine was busy"
+    )
     b.dataset.eval_list_sha256 = "f" * 64
     b.model.weights = "other"
     v = b.variant("onnxruntime:int8")
     assert v is not None and v.latency_ms is not None
     v.latency_ms.p50 = 3.0
     dirs = tmp_path / "a", tmp_path / "b"
-    for d, r in zip(dirs, (a, b)):
+    for d, r in zip(dirs, (a, b), strict=True):
         d.mkdir()
         save_results(r, d)
     return dirs
@@ -42,12 +44,16 @@ def test_runs_side_by_side_with_warnings(tmp_path: Path) -> None:
     text = compare_runs(run_a, run_b)
     assert "| onnxruntime:int8 | 79.50% | 79.50% | 6.00 | 3.00 | 0.50× |" in text
     assert "| onnxruntime:int8-dynamic | failed | failed |" in text
-    for needle in ("CPU model differs: A `Test CPU @ 2.0GHz`, B `Other CPU`", "threads differs: A `2`, B `4`",
-                   "ISA flags differ: only A has avx512_vnni; only B has amx_int8",
-                   "package `onnxruntime` differs: A 1.20.0, B 0.0.1",
-                   "GPU differs: A `none`, B `Some GPU (driver 1.0)`",
-                   "evaluation list (SHA-256) differs", "weights differs",
-                   "Warning: run B: the machine was busy"):
+    for needle in (
+        "CPU model differs: A `Test CPU @ 2.0GHz`, B `Other CPU`",
+        "threads differs: A `2`, B `4`",
+        "ISA flags differ: only A has avx512_vnni; only B has amx_int8",
+        "package `onnxruntime` differs: A 1.20.0, B 0.0.1",
+        "GPU differs: A `none`, B `Some GPU (driver 1.0)`",
+        "evaluation list (SHA-256) differs",
+        "weights differs",
+        "Warning: run B: the machine was busy",
+    ):
         assert needle in text, needle
     assert "logical cores differs" not in text and "Python differs" not in text
     assert "Warning: run A" not in text

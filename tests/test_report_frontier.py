@@ -4,15 +4,15 @@ reference, the log-axis rule, and both renderers drawing the same spec."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
-from test_report_html import OK_VARIANTS, make_report_results
 
 from quantarena.report.axes import value_axis, wants_log
+from quantarena.report.chart_specs import SpeedupChart, TradeoffChart
 from quantarena.report.charts import (
-    LATENCY,
-    SpeedupChart,
-    TradeoffChart,
     accuracy_missing_reason,
     report_charts,
     speedup_chart,
@@ -20,11 +20,17 @@ from quantarena.report.charts import (
 )
 from quantarena.report.frontier import pareto_frontier
 from quantarena.results.schema import Results
+from test_report_html import OK_VARIANTS, make_report_results
 
 
 def test_frontier_keeps_only_non_dominated_points_by_cost() -> None:
-    points = [("slow-best", 30.0, 0.81), ("fast-worse", 5.0, 0.70), ("mid", 10.0, 0.79),
-              ("dominated", 12.0, 0.75), ("slower-same", 40.0, 0.81)]
+    points = [
+        ("slow-best", 30.0, 0.81),
+        ("fast-worse", 5.0, 0.70),
+        ("mid", 10.0, 0.79),
+        ("dominated", 12.0, 0.75),
+        ("slower-same", 40.0, 0.81),
+    ]
     assert pareto_frontier(points) == ["fast-worse", "mid", "slow-best"]
 
 
@@ -43,7 +49,7 @@ def test_frontier_edge_cases(points: list[tuple[str, float, float]], expected: l
     assert pareto_frontier(points) == expected
 
 
-def _speedups(results: Results) -> dict[str, tuple[float | None, str | None, float | None]]:
+def _speedups(results: Results) -> dict[str, tuple[Any, ...]]:
     """name -> (vs baseline, baseline name, vs reference)."""
     chart = speedup_chart(results)
     base, ref = chart.series
@@ -54,8 +60,11 @@ def test_speedups_vs_baseline_and_reference() -> None:
     by_name = _speedups(make_report_results())
     assert set(by_name) == {spec[0] for spec in OK_VARIANTS}  # failed/unavailable rows: no latency
     assert by_name["pytorch:int8"][:2] == (pytest.approx(20.0 / 9.0), "pytorch:fp32")
-    assert by_name["onnxruntime:int8"] == (pytest.approx(15.0 / 6.0), "onnxruntime:fp32",
-                                           pytest.approx(20.0 / 6.0))
+    assert by_name["onnxruntime:int8"] == (
+        pytest.approx(15.0 / 6.0),
+        "onnxruntime:fp32",
+        pytest.approx(20.0 / 6.0),
+    )
     assert by_name["openvino:int8"] == (None, None, pytest.approx(20.0 / 6.5))  # no baseline
 
 
@@ -104,12 +113,12 @@ def test_both_renderers_follow_the_spec_log_decision() -> None:
     from quantarena.report.charts_png import render
 
     results = make_report_results()
-    assert not tradeoff_chart(results, LATENCY).x.log
+    assert not tradeoff_chart(results, "latency").x.log
     v = results.variant("openvino:int8")
     assert v is not None and v.latency_ms is not None
     v.latency_ms.p50 = 900.0  # 150x the fastest: a linear axis would crush the others
     v.latency_ms.p50_ci95 = [880.0, 920.0]
-    chart = tradeoff_chart(results, LATENCY)
+    chart = tradeoff_chart(results, "latency")
     assert chart.x.log and not chart.y.log
     assert figure(chart).layout.xaxis.type == "log"
     axes = render(chart).axes[0]
@@ -127,3 +136,38 @@ def test_charts_fall_back_without_accuracy_and_skip_empty_ones() -> None:
     charts = report_charts(results)
     assert [c.key for c in charts] == ["size"]  # nothing timed: no latency, speedup charts
     assert isinstance(charts[0], TradeoffChart) and not isinstance(charts[0], SpeedupChart)
+
+
+def test_report_code_names_no_toolchain_and_builds_no_variant_name() -> None:
+    """Which variant is whose baseline is declared by the run; report/ only reads it."""
+    report = Path(__file__).resolve().parents[1] / "src" / "quantarena" / "report"
+    for path in sorted(report.rglob("*.py")):
+        code = path.read_text()
+        for word in ("pytorch", "onnxruntime", "openvino", "tensorrt"):
+            assert word not in code.lower(), f"{path.name} mentions {word!r}"
+        assert "fp32" not in code, f"{path.name} names a recipe"  # prose may say FP32
+        # "{toolchain}:{recipe}" (a label such as "{title}: value" has a space after the colon)
+        assert not re.search(r"\}:[{\w]", code), f"{path.name} builds a variant name"
+
+
+def test_latency_without_quartiles_is_drawn_as_a_summary_by_both_renderers() -> None:
+    pytest.importorskip("plotly")
+    pytest.importorskip("matplotlib")
+    from quantarena.report.charts import latency_chart
+    from quantarena.report.charts_plotly import figure
+    from quantarena.report.charts_png import render
+
+    results = make_report_results()
+    assert latency_chart(results).boxes
+    assert {t.type for t in figure(latency_chart(results)).data} == {"box"}
+    v = results.variant("pytorch:int8")
+    assert v is not None and v.latency_ms is not None
+    v.latency_ms.p25 = None  # written before quartiles were stored
+    chart = latency_chart(results)
+    assert not chart.boxes and "bar p50–p99" in chart.caption
+    traces = figure(chart).data
+    assert "box" not in {t.type for t in traces}
+    bars = [t for t in traces if t.type == "bar"]
+    assert [b.y[0] for b in bars] == chart.categories == [s[0] for s in OK_VARIANTS]
+    assert [b.base[0] for b in bars] == [s[3] for s in OK_VARIANTS]  # bars start at the p50
+    assert len(render(chart).axes[0].patches) == len(OK_VARIANTS)

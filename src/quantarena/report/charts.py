@@ -7,150 +7,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Literal
 
 from quantarena.report.axes import Axis, linear_from_zero, value_axis
+from quantarena.report.chart_specs import (
+    Bar,
+    BarChart,
+    Chart,
+    LatencyChart,
+    LatencyRow,
+    Series,
+    SpeedupChart,
+    SpeedupSeries,
+    TradeoffChart,
+    TradeoffPoint,
+)
 from quantarena.report.frontier import pareto_frontier
 from quantarena.results.schema import Results, VariantResult
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#9D755D",
            "#FF9DA6", "#BAB0AC")
 BASELINE_COLOR, REFERENCE_COLOR = "#4C78A8", "#F58518"
-LATENCY, SIZE = "p50 latency, batch 1 (ms)", "artifact size (MB)"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Chart:
-    """Fields every chart has: ``key`` names the HTML element and the PNG file."""
-
-    key: str
-    file: str
-    label: str  # short name (PNG alt text)
-    title: str
-    caption: str
-
-    @property
-    def has_data(self) -> bool:
-        raise NotImplementedError
-
-    @property
-    def categories(self) -> list[str]:
-        """Variant names along a category axis, first on top (none on a scatter chart)."""
-        return []
-
-
-@dataclass(frozen=True)
-class TradeoffPoint:
-    name: str
-    x: float
-    y: float
-    x_ci: tuple[float, float] | None
-    on_frontier: bool
-
-
-@dataclass(frozen=True)
-class Series:
-    """The points of one toolchain (one color)."""
-
-    name: str
-    color: str
-    points: list[TradeoffPoint]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TradeoffChart(Chart):
-    """Top-1 against a cost (latency or size); the Pareto frontier as a step line."""
-
-    x: Axis
-    y: Axis
-    series: list[Series]
-    frontier: list[TradeoffPoint]
-
-    @property
-    def has_data(self) -> bool:
-        return any(s.points for s in self.series)
-
-
-@dataclass(frozen=True)
-class Bar:
-    name: str
-    value: float
-    color: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class BarChart(Chart):
-    """Latency or size per variant, when there is no accuracy to plot them against."""
-
-    axis: Axis
-    bars: list[Bar]
-
-    @property
-    def has_data(self) -> bool:
-        return bool(self.bars)
-
-    @property
-    def categories(self) -> list[str]:
-        return [b.name for b in self.bars]
-
-
-@dataclass(frozen=True)
-class LatencyRow:
-    name: str
-    color: str
-    min: float
-    p25: float | None
-    p50: float
-    p75: float | None
-    p90: float
-    p99: float
-    max: float
-    mean: float
-    iterations: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class LatencyChart(Chart):
-    """Batch-1 latency spread per variant: box plots when every row has quartiles, else bars
-    p50..p99 with whiskers min..max (results written before quartiles were stored)."""
-
-    axis: Axis
-    rows: list[LatencyRow]
-    boxes: bool
-
-    @property
-    def has_data(self) -> bool:
-        return bool(self.rows)
-
-    @property
-    def categories(self) -> list[str]:
-        return [r.name for r in self.rows]
-
-
-@dataclass(frozen=True)
-class SpeedupSeries:
-    label: str
-    color: str
-    values: list[float | None]  # one per ``SpeedupChart.names``; x > 1 is faster
-    against: list[str | None]  # the variant each value is measured against
-
-
-@dataclass(frozen=True, kw_only=True)
-class SpeedupChart(Chart):
-    axis: Axis
-    names: list[str]
-    series: list[SpeedupSeries]
-
-    @property
-    def has_data(self) -> bool:
-        return any(v is not None for s in self.series for v in s.values)
-
-    @property
-    def categories(self) -> list[str]:
-        return self.names
+#: What an accuracy trade-off is plotted against, and that axis's title.
+Cost = Literal["latency", "size"]
+COST_AXIS: dict[Cost, str] = {"latency": "p50 latency, batch 1 (ms)", "size": "artifact size (MB)"}
 
 
 def toolchain_colors(results: Results) -> dict[str, str]:
+    """One color per toolchain, in order of first appearance: a toolchain keeps its color in
+    every chart of a report."""
     order = list(dict.fromkeys(v.toolchain for v in results.variants))
     return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(order)}
 
@@ -159,8 +44,8 @@ def _timed(results: Results) -> list[VariantResult]:
     return [v for v in results.variants if v.status == "ok" and v.latency_ms is not None]
 
 
-def _cost(v: VariantResult, cost: str) -> float | None:
-    if cost == LATENCY:
+def _cost(v: VariantResult, cost: Cost) -> float | None:
+    if cost == "latency":
         return v.latency_ms.p50 if v.latency_ms else None
     return v.artifact.size_mb if v.artifact else None
 
@@ -173,26 +58,28 @@ def _p50_ci(v: VariantResult) -> tuple[float, float] | None:
     return min(lat.p50_ci95[0], lat.p50), max(lat.p50_ci95[1], lat.p50)
 
 
-def _tradeoff_points(results: Results, cost: str) -> list[tuple[VariantResult, float, float]]:
+def _tradeoff_points(results: Results, cost: Cost) -> list[tuple[VariantResult, float, float]]:
     ok = [v for v in results.variants if v.status == "ok" and v.accuracy is not None]
     points = [(v, _cost(v, cost), v.accuracy.top1 * 100.0) for v in ok if v.accuracy]
     return [(v, x, y) for v, x, y in points if x is not None and math.isfinite(x)]
 
 
-def frontier_names(results: Results, cost: str = LATENCY) -> list[str]:
+def frontier_names(results: Results, cost: Cost = "latency") -> list[str]:
     """Variants on the accuracy/cost Pareto frontier, cheapest first."""
     return pareto_frontier([(v.name, x, y) for v, x, y in _tradeoff_points(results, cost)])
 
 
-def tradeoff_chart(results: Results, cost: str) -> TradeoffChart:
+def tradeoff_chart(results: Results, cost: Cost) -> TradeoffChart:
+    """Top-1 against latency or size, one series per toolchain; the frontier is what a reader
+    should choose from (error bars on latency: the p50's 95% CI)."""
     colors, points = toolchain_colors(results), _tradeoff_points(results, cost)
     front = frontier_names(results, cost)
-    made = {v.name: TradeoffPoint(v.name, x, y, _p50_ci(v) if cost == LATENCY else None,
+    made = {v.name: TradeoffPoint(v.name, x, y, _p50_ci(v) if cost == "latency" else None,
                                   v.name in front) for v, x, y in points}
     frontier = [made[n] for n in front]
     series = [Series(t, colors[t], [made[v.name] for v, _, _ in points if v.toolchain == t])
               for t in dict.fromkeys(v.toolchain for v, _, _ in points)]
-    latency = cost == LATENCY
+    latency = cost == "latency"
     names = [p.name for p in frontier]
     caption = ("Outlined points and the dotted line form the Pareto frontier (no other variant is "
                f"both faster and more accurate): {', '.join(names) or 'none'}. "
@@ -202,29 +89,31 @@ def tradeoff_chart(results: Results, cost: str) -> TradeoffChart:
         file="accuracy_vs_latency" if latency else "accuracy_vs_size",
         label="Accuracy vs latency" if latency else "Accuracy vs size",
         title=f"Accuracy vs {'latency (batch 1)' if latency else 'size'}: up and left is better",
-        caption=caption, x=value_axis(cost, [x for _, x, _ in points]),
+        caption=caption, x=value_axis(COST_AXIS[cost], [x for _, x, _ in points]),
         y=value_axis("top-1 (%)", [y for _, _, y in points]), series=series,
         frontier=frontier,
     )
 
 
-def bar_chart(results: Results, cost: str, missing: str) -> BarChart:
+def bar_chart(results: Results, cost: Cost, missing: str) -> BarChart:
+    """Without accuracy there is no trade-off to show, but the costs still compare."""
     colors = toolchain_colors(results)
     values = [(v, _cost(v, cost)) for v in results.variants if v.status == "ok"]
     bars = sorted((Bar(v.name, x, colors[v.toolchain]) for v, x in values if x is not None),
                   key=lambda b: b.value)
-    latency = cost == LATENCY
+    latency = cost == "latency"
     return BarChart(
         key="frontier" if latency else "size", file="latency_p50" if latency else "size",
         label=f"{'Latency' if latency else 'Size'} (accuracy unavailable)",
         title=f"{'Latency (p50, batch 1)' if latency else 'Artifact size'} per variant "
               "(accuracy unavailable)",
         caption=f"Accuracy is unavailable ({missing}), so latency and size are shown alone.",
-        axis=linear_from_zero(cost, [b.value for b in bars]), bars=bars,
+        axis=linear_from_zero(COST_AXIS[cost], [b.value for b in bars]), bars=bars,
     )
 
 
 def latency_chart(results: Results) -> LatencyChart:
+    """The spread, not only the median: a variant with a long tail is slower than its p50 says."""
     colors = toolchain_colors(results)
     rows = [LatencyRow(v.name, colors[v.toolchain], lat.min, lat.p25, lat.p50, lat.p75, lat.p90,
                        lat.p99, lat.max, lat.mean, lat.iterations)
@@ -286,8 +175,8 @@ def report_charts(results: Results) -> Sequence[Chart]:
     """Every chart the reports show, in page order, skipping those without data."""
     missing = accuracy_missing_reason(results)
     charts: list[Chart] = (
-        [tradeoff_chart(results, LATENCY), tradeoff_chart(results, SIZE)] if missing is None
-        else [bar_chart(results, LATENCY, missing), bar_chart(results, SIZE, missing)]
+        [tradeoff_chart(results, "latency"), tradeoff_chart(results, "size")] if missing is None
+        else [bar_chart(results, "latency", missing), bar_chart(results, "size", missing)]
     )
     charts += [latency_chart(results), speedup_chart(results)]
     return [c for c in charts if c.has_data]

@@ -8,13 +8,7 @@ from html import escape
 from typing import Any
 
 from quantarena.report.axes import Axis, tick_label
-from quantarena.report.charts import (
-    BarChart,
-    Chart,
-    LatencyChart,
-    SpeedupChart,
-    TradeoffChart,
-)
+from quantarena.report.chart_specs import BarChart, Chart, LatencyChart, SpeedupChart, TradeoffChart
 
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 

@@ -8,14 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from quantarena.report.axes import Axis, tick_label
-from quantarena.report.charts import (
-    BarChart,
-    Chart,
-    LatencyChart,
-    SpeedupChart,
-    TradeoffChart,
-    report_charts,
-)
+from quantarena.report.chart_specs import BarChart, Chart, LatencyChart, SpeedupChart, TradeoffChart
+from quantarena.report.charts import report_charts
 from quantarena.results.schema import Results
 
 CHARTS_DIR = "charts"
