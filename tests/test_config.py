@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from quantarena.config import DEFAULT_VARIANTS, RunConfig, load_config
+from quantarena.config import RunConfig, load_config
 from quantarena.errors import ConfigError
+from quantarena.toolchains.registry import DEFAULT_VARIANTS
 
 
 def test_defaults_are_the_demo() -> None:

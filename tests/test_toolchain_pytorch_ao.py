@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains import get_toolchain, parse_variant
+from quantarena.toolchains import Session, get_toolchain, parse_variant
+from quantarena.toolchains.pytorch import TorchQatInt8
 from toolchain_checks import build_and_load, predictions, reference_predictions
 
 
-def _agreement(session, bundle, images) -> float:  # type: ignore[no-untyped-def]
+def _agreement(session: Session, bundle: ModelBundle, images: ImageArray) -> float:
     return float(np.mean(predictions(session, images) == reference_predictions(bundle, images)))
 
 
@@ -28,7 +30,11 @@ def _size_ratio(artifact: Path, bundle: ModelBundle) -> float:
 
 @pytest.mark.parametrize("variant", ["pytorch:int8-eager", "pytorch:int8-fx"])
 def test_static_int8_is_a_quarter_of_fp32_and_agrees(
-    variant: str, mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+    variant: str,
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    evaluation_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     result, session = build_and_load(variant, mv2_bundle, calibration_images, tmp_path)
     # calibration_images=None: the whole split, counted by the build.
@@ -50,7 +56,7 @@ def test_static_int8_is_a_quarter_of_fp32_and_agrees(
 
 @pytest.mark.parametrize("variant", ["pytorch:int8-eager", "pytorch:int8-fx"])
 def test_the_calibration_knob_is_not_overwritten_by_the_count(
-    variant: str, mv2_bundle, calibration_images, tmp_path: Path
+    variant: str, mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
 ) -> None:
     """The knob says what was asked (8 of the 32-image split); the outcome says what was used.
     Builds once wrote their count over the knob of the same name in the results."""
@@ -65,7 +71,10 @@ def test_the_calibration_knob_is_not_overwritten_by_the_count(
 
 
 def test_eager_int8_reloads_in_a_fresh_process(
-    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    evaluation_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     """The artifact alone (no quantizable model class, no calibration) reproduces the logits."""
     result, session = build_and_load("pytorch:int8-eager", mv2_bundle, calibration_images, tmp_path)
@@ -87,7 +96,10 @@ def test_eager_int8_reloads_in_a_fresh_process(
 
 
 def test_dynamic_quantizes_only_the_classifier(
-    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    evaluation_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     result, session = build_and_load(
         "pytorch:int8-dynamic", mv2_bundle, calibration_images, tmp_path
@@ -102,7 +114,7 @@ def test_dynamic_quantizes_only_the_classifier(
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.9
 
 
-def test_eager_mode_needs_a_quantizable_torchvision_model(mv2_bundle) -> None:
+def test_eager_mode_needs_a_quantizable_torchvision_model(mv2_bundle: ModelBundle) -> None:
     toolchain = get_toolchain("pytorch")
     vgg = replace(mv2_bundle, torch_arch="vgg16")
     resnet = replace(mv2_bundle, torch_arch="resnet50")
@@ -135,7 +147,8 @@ def test_recipes_state_their_knobs_and_requirements() -> None:
         needs = toolchain.recipes[name].needs
         assert needs.packages == ("torch", "torchvision", "torchao")
         assert needs.install == "pip install 'quantarena[pytorch-quant]'"
-    assert toolchain.parse_recipe("int8-qat", {"steps": 8}).steps == 8  # type: ignore[attr-defined]
+    qat = toolchain.parse_recipe("int8-qat", {"steps": 8})
+    assert isinstance(qat, TorchQatInt8) and qat.steps == 8
     with pytest.raises(ValueError):
         toolchain.parse_recipe("int8-eager", {"observer": "minmax"})
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import replace
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from quantarena.data.cache import ImageArray
 from quantarena.errors import ModelError
+from quantarena.models.spec import ModelBundle
 from quantarena.toolchains import BuildFacts, Built, Recipe, get_toolchain
 from quantarena.toolchains.pytorch import fp32
 from quantarena.toolchains.pytorch.recipes import TorchCompiledFp32Facts, TorchFp32
@@ -53,8 +56,8 @@ def test_each_recipe_has_its_own_facts_and_no_fact_shadows_a_knob() -> None:
 def test_torchao_recipes_are_unavailable_without_torchao(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
 
-    def find_spec(name: str, *args: object, **kwargs: object) -> object:
-        return None if name == "torchao" else real(name, *args, **kwargs)  # type: ignore[arg-type]
+    def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
+        return None if name == "torchao" else real(name, package)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     toolchain = get_toolchain("pytorch")
@@ -66,7 +69,7 @@ def test_torchao_recipes_are_unavailable_without_torchao(monkeypatch: pytest.Mon
         assert toolchain.unavailable(name) is None, name
 
 
-def test_a_model_from_an_onnx_file_has_no_pytorch_variant(mv2_bundle) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_from_an_onnx_file_has_no_pytorch_variant(mv2_bundle: ModelBundle) -> None:
     toolchain = get_toolchain("pytorch")
     onnx_only = replace(mv2_bundle, source="onnx", torch_arch=None, torch_state_path=None)
     for name in ALL:
@@ -75,7 +78,10 @@ def test_a_model_from_an_onnx_file_has_no_pytorch_variant(mv2_bundle) -> None:  
 
 
 def test_a_build_returning_another_recipes_facts_is_refused(
-    monkeypatch: pytest.MonkeyPatch, mv2_bundle, calibration_images, tmp_path: Path  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     def wrong(*args: object) -> Built:
         artifact = tmp_path / "model.pt"
@@ -89,7 +95,7 @@ def test_a_build_returning_another_recipes_facts_is_refused(
 
 
 def test_a_recipe_of_another_toolchain_is_refused(
-    mv2_bundle, calibration_images, tmp_path: Path  # type: ignore[no-untyped-def]
+    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
 ) -> None:
     class Stranger(Recipe):
         """Not a PyTorch recipe."""
@@ -98,11 +104,14 @@ def test_a_recipe_of_another_toolchain_is_refused(
     with pytest.raises(TypeError, match="no PyTorch builder for Stranger"):
         toolchain.build(mv2_bundle, Stranger(), calibration_images, tmp_path)
     with pytest.raises(ModelError, match="no PyTorch loader for Stranger"):
-        toolchain.load(tmp_path / "model.pt", Stranger(), threads=1)
+        toolchain.load(tmp_path / "model.pt", Stranger(), threads=2)
 
 
 def test_fp32_session_reports_what_ran_and_its_raw_call_matches_run(
-    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path  # type: ignore[no-untyped-def]
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    evaluation_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     import torch
 

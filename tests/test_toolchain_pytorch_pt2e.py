@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from quantarena.data.cache import ImageArray
+from quantarena.models.spec import ModelBundle
+from quantarena.toolchains import Session
 from toolchain_checks import build_and_load, predictions, reference_predictions
 
 # Compiled sessions are specialized to one batch size: batch 1 is compiled during load, so the
@@ -15,14 +18,17 @@ from toolchain_checks import build_and_load, predictions, reference_predictions
 COMPILED_BATCH = 1
 
 
-def _agreement(session, bundle, images) -> float:  # type: ignore[no-untyped-def]
+def _agreement(session: Session, bundle: ModelBundle, images: ImageArray) -> float:
     ours = predictions(session, images, batch=COMPILED_BATCH)
     return float(np.mean(ours == reference_predictions(bundle, images)))
 
 
 @pytest.mark.slow
 def test_pt2e_int8_compiles_to_int8_kernels_and_agrees(
-    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    evaluation_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     result, session = build_and_load(
         "pytorch:int8-pt2e", mv2_bundle, calibration_images, tmp_path
@@ -49,7 +55,10 @@ def test_pt2e_int8_compiles_to_int8_kernels_and_agrees(
 
 @pytest.mark.slow
 def test_compiled_fp32_matches_eager(
-    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    evaluation_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     result, session = build_and_load(
         "pytorch:fp32-compiled", mv2_bundle, calibration_images, tmp_path
@@ -58,9 +67,10 @@ def test_compiled_fp32_matches_eager(
     assert result.facts["compiler"] == "inductor with freezing, at load"
     assert "int8_kernels" not in session.info()  # only quantized programs count INT8 kernels
     batch = np.ascontiguousarray(evaluation_images.images[:1])
+    from quantarena.toolchains.pytorch._common import fp32_module
     from quantarena.toolchains.pytorch.runtime import TorchModuleSession
 
-    eager = TorchModuleSession(mv2_bundle.load_torch_module()).run(batch)
+    eager = TorchModuleSession(fp32_module(mv2_bundle)).run(batch)
     ours = session.run(batch)
     np.testing.assert_allclose(ours, eager, rtol=1e-3, atol=1e-3)
     # The compiled module called directly gives what run() gives.
@@ -71,7 +81,10 @@ def test_compiled_fp32_matches_eager(
 
 @pytest.mark.slow
 def test_qat_trains_on_calibration_images_and_converts(
-    mv2_bundle, calibration_images, evaluation_images, tmp_path: Path
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    evaluation_images: ImageArray,
+    tmp_path: Path,
 ) -> None:
     options = {"steps": 8, "batch_size": 8}
     result, session = build_and_load(

@@ -38,6 +38,7 @@ def predictions(session: Session, images: ImageArray, batch: int = 16) -> np.nda
 
 def reference_predictions(bundle: ModelBundle, images: ImageArray) -> np.ndarray:
     """Top-1 of the FP32 torch module, the reference every variant is compared with."""
+    from quantarena.toolchains.pytorch._common import fp32_module
     from quantarena.toolchains.pytorch.runtime import TorchModuleSession
 
-    return predictions(TorchModuleSession(bundle.load_torch_module()), images)
+    return predictions(TorchModuleSession(fp32_module(bundle)), images)

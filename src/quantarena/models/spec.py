@@ -107,15 +107,3 @@ class ModelBundle:
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
         return cls.from_json(json.loads(path.read_text()))
-
-    def load_torch_module(self) -> Any:
-        """The FP32 ``torch.nn.Module`` in eval mode (imports torch; call only inside a worker)."""
-        from quantarena.models.torchvision_source import build_module
-
-        if self.torch_arch is None or self.torch_state_path is None:
-            from quantarena.errors import ToolchainUnavailable
-
-            raise ToolchainUnavailable(
-                f"model {self.name!r} came from an ONNX file: it has no PyTorch module"
-            )
-        return build_module(self.torch_arch, self.torch_state_path)

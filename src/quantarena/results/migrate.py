@@ -44,7 +44,8 @@ def _v1_variant(variant: Data, variants: list[Data]) -> Data:
         and v.get("status") == "ok"
         and v.get("latency_ms")
     )
-    variant.setdefault("baseline", same[0] if same else None)
+    ok = variant.get("status") == "ok"
+    variant.setdefault("baseline", same[0] if same and ok else None)
     return variant
 
 

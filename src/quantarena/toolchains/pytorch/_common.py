@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from quantarena.data.cache import ImageArray
+from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.pytorch.recipes import ObserverFacts, Serializer
 
 _DEPRECATION = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
@@ -123,3 +124,17 @@ def count_modules(module: Any) -> dict[str, int]:
         name = f"{type(sub).__module__.rsplit('.', 1)[-1]}.{type(sub).__name__}"
         counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def fp32_module(bundle: ModelBundle) -> Any:
+    """The bundle's FP32 ``torch.nn.Module`` in eval mode, rebuilt from its saved state (imports
+    torch; only PyTorch builds and sessions need it, so it lives here, not in the plain-data
+    bundle)."""
+    from quantarena.errors import ToolchainUnavailable
+    from quantarena.models.torchvision_source import build_module
+
+    if bundle.torch_arch is None or bundle.torch_state_path is None:
+        raise ToolchainUnavailable(
+            f"model {bundle.name!r} came from an ONNX file: it has no PyTorch module"
+        )
+    return build_module(bundle.torch_arch, bundle.torch_state_path)

@@ -21,7 +21,7 @@ def build(
     target = workdir / "model.fp32.pt2"
     with _common.captured_warnings(notes):
         example = _common.example_inputs(calibration)
-        _export.export_and_save(bundle.load_torch_module(), example, target)
+        _export.export_and_save(_common.fp32_module(bundle), example, target)
     facts = TorchCompiledFp32Facts(
         export="torch.export.export, dynamic batch dimension",
         compiler=_pt2e.compiler(recipe.freezing),

@@ -24,7 +24,7 @@ def build(
         engine = _common.set_engine(recipe.engine)
         # quantize_dynamic has no annotations
         model = quantize_dynamic(  # type: ignore[no-untyped-call]
-            bundle.load_torch_module(), {torch.nn.Linear}, dtype=torch.qint8
+            _common.fp32_module(bundle), {torch.nn.Linear}, dtype=torch.qint8
         )
         how = _common.save_torchscript(model, _common.example_inputs(calibration), target)
         weights = _common.describe_observer(default_dynamic_qconfig.weight)

@@ -24,7 +24,7 @@ def _quantizable_twin(bundle: ModelBundle) -> Any:
     twin = getattr(torchvision.models.quantization, str(bundle.torch_arch))(
         weights=None, quantize=False
     )
-    twin.load_state_dict(bundle.load_torch_module().state_dict())
+    twin.load_state_dict(_common.fp32_module(bundle).state_dict())
     return twin.eval()
 
 
@@ -48,7 +48,8 @@ def build(
         seen = _common.calibrate(model, images, recipe.calibration_batch)
         tq.convert(model, inplace=True)  # type: ignore[no-untyped-call]
         how = _common.save_torchscript(model, _common.example_inputs(images), target)
-    activations, weights = _common.describe_qconfig(qconfig)
+        # Instantiating the observers to read them back warns about their deprecated settings.
+        activations, weights = _common.describe_qconfig(qconfig)
     facts = TorchEagerInt8Facts(
         quantized_engine=engine,
         flow="torch.ao.quantization eager: fuse_model, prepare, calibrate, convert",

@@ -7,6 +7,7 @@ from pathlib import Path
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
+from quantarena.toolchains.pytorch import _common
 from quantarena.toolchains.pytorch.recipes import TorchFp32, TorchFp32Facts
 
 
@@ -16,7 +17,7 @@ def build(bundle: ModelBundle, recipe: TorchFp32, calibration: ImageArray, workd
 
     if bundle.torch_arch is None:  # the base adapter reports such a bundle unavailable first
         raise ValueError(f"{bundle.name} has no torch module to save")
-    module = bundle.load_torch_module()
+    module = _common.fp32_module(bundle)
     target = workdir / "model.pt"
     torch.save({"arch": bundle.torch_arch, "state_dict": module.state_dict()}, target)
     return Built(target, TorchFp32Facts(arch=bundle.torch_arch, torch=torch.__version__))

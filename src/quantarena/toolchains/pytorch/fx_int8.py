@@ -31,7 +31,7 @@ def build(
         engine = _common.set_engine(recipe.engine)
         mapping = get_default_qconfig_mapping(recipe.engine)
         try:
-            prepared = prepare_fx(bundle.load_torch_module(), mapping, example)
+            prepared = prepare_fx(_common.fp32_module(bundle), mapping, example)
         except Exception as exc:  # noqa: BLE001 - torch.fx raises many types; all mean "untraceable"
             raise RuntimeError(
                 f"{bundle.torch_arch} is not symbolically traceable by torch.fx "
@@ -40,7 +40,8 @@ def build(
         seen = _common.calibrate(prepared, images, recipe.calibration_batch)
         converted = convert_fx(prepared)
         how = _common.save_torchscript(converted, example, target)
-    activations, weights = _common.describe_qconfig(mapping.global_qconfig)
+        # Instantiating the observers to read them back warns about their deprecated settings.
+        activations, weights = _common.describe_qconfig(mapping.global_qconfig)
     facts = TorchFxInt8Facts(
         quantized_engine=engine,
         flow="torch.ao.quantization FX: prepare_fx, calibrate, convert_fx",

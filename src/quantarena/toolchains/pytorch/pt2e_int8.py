@@ -29,7 +29,7 @@ def build(
     target = workdir / "model.int8-pt2e.pt2"
     with _common.captured_warnings(notes):
         quantizer, config = _pt2e.x86_quantizer(is_qat=False, reduce_range=recipe.reduce_range)
-        captured = _export.export_dynamic(bundle.load_torch_module(), example).module()
+        captured = _export.export_dynamic(_common.fp32_module(bundle), example).module()
         prepared = prepare_pt2e(captured, quantizer)
         seen = _common.calibrate(prepared, images, recipe.calibration_batch)
         converted = convert_pt2e(prepared)

@@ -40,12 +40,12 @@ def build(
     data = torch.from_numpy(np.array(images.images, dtype=np.float32))
     target = workdir / "model.int8-qat.pt2"
     with _common.captured_warnings(notes):
-        teacher = bundle.load_torch_module()
+        teacher = _common.fp32_module(bundle)
         with torch.no_grad():
             # Teacher logits for every image and its mirror image, computed once.
             soft = {False: teacher(data), True: teacher(data.flip(-1))}
         quantizer, config = _pt2e.x86_quantizer(is_qat=True, reduce_range=recipe.reduce_range)
-        captured = _export.export_dynamic(bundle.load_torch_module().train(), example).module()
+        captured = _export.export_dynamic(_common.fp32_module(bundle).train(), example).module()
         student = prepare_qat_pt2e(captured, quantizer)
         prepared = time.perf_counter()
         # Batch norm on running statistics from step 0; dropout off.

@@ -101,6 +101,8 @@ class Pt2eFacts(BuildFacts):
 
 
 class TorchFp32Facts(BuildFacts):
+    """The FP32 artifact is a state dict; these say what reloads it."""
+
     arch: str  # the torchvision architecture rebuilt at load
     torch: str
 
@@ -113,6 +115,8 @@ class TorchFp32(Recipe):
 
 
 class TorchCompiledFp32Facts(BuildFacts):
+    """How the program was exported and how a worker compiles it."""
+
     export: str
     compiler: str
     torch: str
@@ -143,6 +147,8 @@ class _StaticInt8(Recipe):
 
 
 class TorchEagerInt8Facts(TorchAoStaticFacts):
+    """Eager mode fuses with the quantizable twin's own ``fuse_model``."""
+
     fused: str
 
 
@@ -173,6 +179,8 @@ class TorchEagerInt8(_StaticInt8):
 
 
 class TorchFxInt8Facts(TorchAoStaticFacts):
+    """FX quantizes by a qconfig mapping, not a single qconfig."""
+
     qconfig_mapping: str
 
 
@@ -197,6 +205,8 @@ def _pt2e_problem(bundle: ModelBundle) -> str | None:
 
 
 class TorchPt2eInt8Facts(Pt2eFacts):
+    """PT2E PTQ folds batch norm into the convolutions while preparing."""
+
     fused: str
 
 
@@ -227,6 +237,9 @@ class QatSeconds(BaseModel):
 
 
 class TorchQatInt8Facts(Pt2eFacts):
+    """What training did, so a QAT result can be told from a failed one: losses before and after,
+    how far the weights moved, when observers and batch norm stopped changing."""
+
     teacher: str
     trained: str  # which parameters the optimizer moved
     augmentation: str
@@ -285,6 +298,8 @@ class TorchQatInt8(Recipe):
 
 
 class TorchDynamicInt8Facts(BuildFacts):
+    """Which layers dynamic quantization replaced (on a CNN, the classifier only)."""
+
     quantized_engine: str
     flow: str
     weights: ObserverFacts
