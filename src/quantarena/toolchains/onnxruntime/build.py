@@ -10,15 +10,20 @@ import numpy as np
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import BuildFacts, Built, Recipe
+from quantarena.toolchains.base import Built, Recipe
 from quantarena.toolchains.onnxruntime.recipes import (
     OrtDynamicInt8,
+    OrtDynamicInt8Facts,
     OrtFp32,
+    OrtFp32Facts,
     OrtStaticInt8,
     OrtStaticInt8Facts,
 )
 
 ARTIFACT = "model.onnx"
+#: What ``quantize_dynamic`` writes: integer kernels, and the run-time activation quantizers.
+_DYNAMIC_INT8_OPS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear", "QAttention",
+                     "DynamicQuantizeMatMul", "QGemm", "QLinearMatMul"}
 
 
 def build(bundle: ModelBundle, recipe: Recipe, calibration: ImageArray, workdir: Path) -> Built:
@@ -36,8 +41,12 @@ def build(bundle: ModelBundle, recipe: Recipe, calibration: ImageArray, workdir:
 
 def build_fp32(bundle: ModelBundle, target: Path) -> Built:
     """A byte copy, so the artifact is self-contained in the variant's folder."""
+    import onnx
+
     target.write_bytes(bundle.onnx_path.read_bytes())
-    return Built(artifact=target, facts=BuildFacts())
+    model = onnx.load(str(target), load_external_data=False)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return Built(artifact=target, facts=OrtFp32Facts(opset=opset))
 
 
 class _Reader:
@@ -58,6 +67,7 @@ class _Reader:
 def build_static_int8(
     bundle: ModelBundle, recipe: OrtStaticInt8, calibration: ImageArray, target: Path
 ) -> Built:
+    import onnxruntime
     from onnxruntime import quantization as q
 
     source = bundle.onnx_path
@@ -91,11 +101,14 @@ def build_static_int8(
     facts = OrtStaticInt8Facts(
         calibration_images_used=len(images),
         format="QDQ" if recipe.quant_format == "qdq" else "QOperator",
+        onnxruntime=onnxruntime.__version__,
     )
     return Built(artifact=target, facts=facts, calibration_images=len(images))
 
 
 def build_dynamic_int8(bundle: ModelBundle, recipe: OrtDynamicInt8, target: Path) -> Built:
+    import onnx
+    import onnxruntime
     from onnxruntime import quantization as q
 
     types = {"int8": q.QuantType.QInt8, "uint8": q.QuantType.QUInt8}
@@ -103,4 +116,11 @@ def build_dynamic_int8(bundle: ModelBundle, recipe: OrtDynamicInt8, target: Path
         str(bundle.onnx_path), str(target), per_channel=recipe.per_channel,
         reduce_range=recipe.reduce_range, weight_type=types[recipe.weight_type],
     )
-    return Built(artifact=target, facts=BuildFacts())
+    integer_ops: dict[str, int] = {}
+    for node in onnx.load(str(target), load_external_data=False).graph.node:
+        if node.op_type in _DYNAMIC_INT8_OPS:
+            integer_ops[node.op_type] = integer_ops.get(node.op_type, 0) + 1
+    facts = OrtDynamicInt8Facts(
+        integer_ops=dict(sorted(integer_ops.items())), onnxruntime=onnxruntime.__version__
+    )
+    return Built(artifact=target, facts=facts)

@@ -26,12 +26,20 @@ class OrtRecipe(Recipe):
     graph_optimization: GraphOptimization = "all"
 
 
+class OrtFp32Facts(BuildFacts):
+    """The FP32 build copies the export and decides nothing; what it copied is disclosed."""
+
+    #: the graph's ONNX opset (default domain): which operator versions ONNX Runtime runs
+    opset: int
+
+
 class OrtFp32(OrtRecipe):
     """The FP32 export, unchanged: the first choice of FP32 reference (the plain export on the
-    most common runtime), so its build decides nothing."""
+    most common runtime)."""
 
     summary: ClassVar[str] = "FP32 ONNX export on the CPU execution provider"
     reference_rank: ClassVar[int | None] = 1
+    Facts: ClassVar[type[BuildFacts]] = OrtFp32Facts
 
 
 class OrtStaticInt8Facts(BuildFacts):
@@ -41,6 +49,18 @@ class OrtStaticInt8Facts(BuildFacts):
     calibration_images_used: int
     #: how the quantized graph stores quantization ("QDQ" node pairs or "QOperator" fused ops)
     format: Literal["QDQ", "QOperator"]
+    #: the onnxruntime whose quantizer wrote the graph (its defaults change between releases)
+    onnxruntime: str
+
+
+class OrtDynamicInt8Facts(BuildFacts):
+    """Which integer operators the dynamic quantizer put in the graph: on the CPU provider a
+    ``ConvInteger`` can be slower than the FP32 convolution it replaced, so the mix explains
+    the speed."""
+
+    #: op type -> count, e.g. {"ConvInteger": 52, "MatMulInteger": 1, "DynamicQuantizeLinear": 53}
+    integer_ops: dict[str, int]
+    onnxruntime: str
 
 
 class OrtStaticInt8(OrtRecipe):
@@ -69,11 +89,11 @@ class OrtStaticInt8(OrtRecipe):
 
 
 class OrtDynamicInt8(OrtRecipe):
-    """Weights quantized ahead of time, activations at run time: nothing is calibrated, so the
-    build decides nothing beyond the knobs."""
+    """Weights quantized ahead of time, activations at run time: nothing is calibrated."""
 
     precision: ClassVar[str] = "int8"
     summary: ClassVar[str] = "dynamic INT8 (weights only quantized ahead of time)"
+    Facts: ClassVar[type[BuildFacts]] = OrtDynamicInt8Facts
 
     weight_type: Literal["int8", "uint8"] = "int8"
     per_channel: bool = True

@@ -27,5 +27,5 @@ class OnnxRuntimeToolchain(Toolchain):
 
     def _load(self, artifact: Path, recipe: Recipe, threads: int) -> Session:
         if not isinstance(recipe, OrtRecipe):
-            raise TypeError(f"{type(recipe).__name__} is not an ONNX Runtime recipe")
+            raise TypeError(f"no ONNX Runtime loader for {type(recipe).__name__}")
         return open_session(artifact, threads, recipe.graph_optimization)

@@ -1,4 +1,5 @@
-"""TensorRT recipes: every knob typed, with the default the results will disclose.
+"""TensorRT recipes: every knob typed, with the default the results will disclose, and the facts
+each build reports (nested: the Q/DQ graph, the AutoCast graph, the engine).
 
 Precision lives in the ONNX graph, not in builder flags: TensorRT 11 removed the weak-typing flags
 (``BuilderFlag.FP16``/``INT8``) and the implicit INT8 calibrator, and 10.x deprecates them. So the
@@ -26,6 +27,8 @@ _ENGINE = ("tensorrt", "torch")
 
 
 class _Block(BaseModel):
+    """A group of facts nested in a recipe's facts: unknown keys refused, as in ``BuildFacts``."""
+
     model_config = ConfigDict(extra="forbid")
 
 

@@ -35,7 +35,7 @@ def load(artifact: Path, recipe: Recipe, threads: int) -> Session:
             return SimulatedInt8Session(inner)
         case EngineKnobs():
             return TrtSession(artifact, recipe.max_batch)
-    raise TypeError(f"{type(recipe).__name__} is not a TensorRT recipe")
+    raise TypeError(f"no TensorRT loader for {type(recipe).__name__}")
 
 
 class SimulatedInt8Session:
@@ -80,6 +80,7 @@ class TrtSession:
             raise ModelError(f"TensorRT cannot deserialize {engine_path.name} (built by another "
                              f"TensorRT version or for another GPU?)")
         self.context = self.engine.create_execution_context()
+        # torch.cuda.Stream.__new__ has no annotations in torch's stubs
         self.stream = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -136,18 +137,19 @@ class TrtSession:
 
     def raw_call(self, batch: np.ndarray) -> Callable[[], object]:
         """``execute_async_v3`` and a stream synchronize, with ``batch`` already on the device
-        (copied once, here): the engine alone, without the copies ``run`` includes."""
+        (copied once, here): the engine alone, without the copies ``run`` includes. The call
+        returns the output as it lies on the device (a view, not copied to the host)."""
         n = self._bind(batch)
         np.copyto(self.host_in_np[:n], batch, casting="same_kind")
         self.device_in[:n].copy_(self.host_in[:n])
         self.torch.cuda.synchronize(self.device)
-        context, stream = self.context, self.stream
+        context, stream, output = self.context, self.stream, self.device_out[:n]
 
         def call() -> object:
             if not context.execute_async_v3(stream.cuda_stream):
                 raise ModelError("TensorRT execute_async_v3 failed (see its log above)")
             stream.synchronize()
-            return None
+            return output
 
         return call
 
