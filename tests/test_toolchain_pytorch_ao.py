@@ -14,6 +14,7 @@ import pytest
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
+from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import Session, get_toolchain, parse_variant
 from quantarena.toolchains.pytorch import TorchQatInt8
 from toolchain_checks import build_and_load, predictions, reference_predictions
@@ -52,6 +53,18 @@ def test_static_int8_is_a_quarter_of_fp32_and_agrees(
     assert info["engine"] == "x86" and info["quantized_engine"] == "x86"
     assert info["format"].startswith("TorchScript")
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.7
+    # No knob: the facts state what the engine's qconfig does about the 16-bit overflow, read
+    # back from its activation observer (the x86 qconfig uses 7 bits).
+    remedy = facts["saturation_remedy"]
+    assert remedy["asked"] == "qconfig"
+    assert remedy["value"] is activations["reduce_range"] is True
+    assert "observes activations with reduce_range=True ([0, 127], 7 bits)" in remedy["why"]
+    assert "without VNNI" in remedy["why"]
+    # Packed int8 weights run only by the engine's integer kernels: no exact twin, and why.
+    twin = session.exact_twin()
+    assert isinstance(twin, Unavailable)
+    assert "packed for the 'x86' quantized engine" in twin.reason
+    assert twin.reason.endswith("no faithful float path")
 
 
 @pytest.mark.parametrize("variant", ["pytorch:int8-eager", "pytorch:int8-fx"])
@@ -109,6 +122,8 @@ def test_dynamic_quantizes_only_the_classifier(
     assert result.facts["weights"]["dtype"] == "qint8"
     assert result.facts["quantized_engine"] == "x86"
     assert session.info()["format"] == "TorchScript (dynamic INT8 Linear)"
+    twin = session.exact_twin()
+    assert isinstance(twin, Unavailable) and "quantized::linear_dynamic" in twin.reason
     # MobileNetV2's classifier is 1.28M of its 3.5M weights: the file shrinks by about a third.
     assert 0.6 < _size_ratio(result.artifact, mv2_bundle) < 0.85
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.9

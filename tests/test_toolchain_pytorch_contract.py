@@ -15,9 +15,11 @@ import pytest
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ModelError
 from quantarena.models.spec import ModelBundle
+from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildFacts, Built, Recipe, get_toolchain
 from quantarena.toolchains.pytorch import fp32
-from quantarena.toolchains.pytorch.recipes import TorchCompiledFp32Facts, TorchFp32
+from quantarena.toolchains.pytorch.facts import TorchCompiledFp32Facts
+from quantarena.toolchains.pytorch.recipes import TorchFp32
 from toolchain_checks import build_and_load
 
 ALL = ("fp32", "fp32-compiled", "int8-eager", "int8-fx", "int8-pt2e", "int8-qat", "int8-dynamic")
@@ -128,6 +130,7 @@ def test_fp32_session_reports_what_ran_and_its_raw_call_matches_run(
     assert result.calibration_images == 0 and result.artifact.name == "model.pt"
     assert result.facts == {"arch": "mobilenet_v2", "torch": torch.__version__}
     assert result.files == [result.artifact] and result.size_bytes > 10_000_000
+    assert session.exact_twin() == Unavailable(reason="an FP32 graph has no quantized arithmetic")
     batch = np.ascontiguousarray(evaluation_images.images[:2])
     call = session.raw_call(batch)
     logits = session.run(batch)

@@ -1,7 +1,8 @@
 """TensorRT adapter: availability reasons from the recipes' declarations, the CPU simulation of the
-INT8 graph on real images (through ONNX Runtime's session function, not its adapter), the engine
-build paths with the TensorRT builder stubbed, the explicit-quantization rules checker on right
-and wrong graphs, and (on a GPU) real engines."""
+INT8 graph on real images (through ONNX Runtime's session function, not its adapter, in exact
+arithmetic: no integer kernel, the predictions of an unoptimized exact session), the engine build
+paths with the TensorRT builder stubbed, the explicit-quantization rules checker on right and wrong
+graphs, and (on a GPU) real engines."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from onnx import numpy_helper
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ModelError, ToolchainUnavailable
 from quantarena.models.spec import ModelBundle
+from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildFacts, BuildOutcome, Recipe, Session, base, get_toolchain
 from quantarena.toolchains.gpu import nvidia_gpu_problem
 from quantarena.toolchains.tensorrt import EngineFacts, inspect_qdq
@@ -35,6 +37,25 @@ SIMULATED_TIMING = "graph simulated on CPU with ONNX Runtime; not TensorRT speed
 TRT = "pip install 'quantarena[tensorrt,torch]'"
 MODELOPT = "pip install --no-deps nvidia-modelopt==0.47.0 -r requirements/tensorrt.txt"
 SIMULATION_HINT = "; tensorrt:int8-simulated checks this INT8 graph on the CPU"
+EXACT = "exact (Q/DQ unfused: float math between exact quantize/dequantize)"
+#: Ops that mean ONNX Runtime runs integer arithmetic (fused from Q/DQ or written as such).
+INTEGER_KERNELS = {"ConvInteger", "MatMulInteger", "QGemm", "DynamicQuantizeMatMul",
+                   "MatMulIntegerToFloat"}
+
+
+def executed_ops(session: Any, path: Path, saved: Path) -> set[str]:
+    """Op types of the graph ONNX Runtime really executes for ``session``: the same file opened
+    again under that session's own options (config entries included), the optimized graph saved."""
+    import onnxruntime as ort
+
+    options = session.get_session_options()
+    options.optimized_model_filepath = str(saved)
+    ort.InferenceSession(str(path), options, providers=session.get_providers())
+    return {n.op_type for n in onnx.load(str(saved)).graph.node}
+
+
+def integer_kernels(ops: set[str]) -> set[str]:
+    return {op for op in ops if op.startswith("QLinear") or op in INTEGER_KERNELS}
 
 
 def _require_tensorrt_gpu() -> None:
@@ -198,14 +219,18 @@ def test_simulated_int8_is_a_rule_abiding_qdq_graph(
             "calibration_images_used": len(calibration_images), "quantized_layers": 52,
             "layers_kept_in_high_precision": report.float_layers, "qdq_rules": "passed",
         },
-        "executed_by": "onnxruntime CPUExecutionProvider (simulation; no TensorRT)",
+        "executed_by": (
+            "onnxruntime CPUExecutionProvider in exact arithmetic (session.disable_quant_qdq=1: "
+            "float math between exact quantize/dequantize, as TensorRT's 32-bit INT8 "
+            "accumulation; simulation, no TensorRT)"
+        ),
     }
     assert result.files == [result.artifact]  # no staged copy or timing cache counted
     # INT8 weights stored as INT8 (dq_only): only the float classifier keeps FP32 weights.
     assert result.artifact.stat().st_size < 0.6 * mv2_bundle.onnx_path.stat().st_size
     info = session.info()
     assert info["providers"] == ["CPUExecutionProvider"] and "simulates" in info
-    assert info["timing"] == SIMULATED_TIMING
+    assert info["timing"] == SIMULATED_TIMING and info["arithmetic"] == EXACT
 
 
 def test_simulated_int8_raw_call_is_onnxruntime_with_the_same_output(
@@ -232,19 +257,21 @@ def test_simulated_int8_borrows_no_adapter(
 
     for method in ("__init__", "load", "_load"):
         monkeypatch.setattr(OnnxRuntimeToolchain, method, refuse)
-    calls: list[tuple[Path, int, str]] = []
+    calls: list[tuple[Path, int, str, dict[str, Any]]] = []
     real = ort_runtime.open_session
 
-    def spy(path: Path, threads: int, graph_optimization: Any) -> ort_runtime.OrtSession:
-        calls.append((path, threads, graph_optimization))
-        return real(path, threads, graph_optimization)
+    def spy(
+        path: Path, threads: int, graph_optimization: Any, **kwargs: Any
+    ) -> ort_runtime.OrtSession:
+        calls.append((path, threads, graph_optimization, kwargs))
+        return real(path, threads, graph_optimization, **kwargs)
 
     monkeypatch.setattr(ort_runtime, "open_session", spy)
     tc = get_toolchain("tensorrt")
     artifact = simulated[0].artifact
     recipe = tc.parse_recipe("int8-simulated", {"graph_optimization": "basic"})
     session = tc.load(artifact, recipe, 1)
-    assert calls == [(artifact, 1, "basic")]
+    assert calls == [(artifact, 1, "basic", {"kind": "qdq", "exact": True})]
     assert isinstance(session, SimulatedInt8Session)
     options = session.inner.session.get_session_options()
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
@@ -270,6 +297,66 @@ def test_simulated_int8_agrees_with_fp32(
     _, session = simulated
     agreement = float(np.mean(predictions(session, evaluation_images) == reference))
     assert agreement > 0.8, agreement
+
+
+def _logits(session: Session, images: ImageArray) -> np.ndarray:
+    return np.concatenate([session.run(chunk)[:valid] for chunk, valid in images.batches(16)])
+
+
+def _raw_session(path: Path, level: str, exact: bool) -> Any:
+    """An ``InferenceSession`` opened here, not through quantarena: the check's own reference."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    if exact:
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def test_simulated_int8_runs_in_exact_arithmetic(
+    simulated: Built, evaluation_images: ImageArray, tmp_path: Path
+) -> None:
+    """TensorRT sums INT8 products in 32 bits, so the simulation must not score its graph with
+    the CPU's fused integer kernels: what it executes has none (the same graph opened the deployed
+    way has them), its outputs are those of an exact-arithmetic ONNX Runtime session of the same
+    graph and settings opened independently (and not those of the fused one), and they are closer
+    than the fused session's to ONNX Runtime running the graph node by node (no optimization: the
+    plain meaning of the Q/DQ graph; float reordering alone keeps them from being equal)."""
+    from quantarena.toolchains.onnxruntime.runtime import OrtSession
+
+    result, session = simulated
+    assert isinstance(session, SimulatedInt8Session)
+    options = session.inner.session.get_session_options()
+    assert options.get_session_config_entry("session.disable_quant_qdq") == "1"
+    exact_ops = executed_ops(session.inner.session, result.artifact, tmp_path / "exact.onnx")
+    assert not integer_kernels(exact_ops), exact_ops
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= exact_ops
+    fused_session = _raw_session(result.artifact, "ORT_ENABLE_ALL", exact=False)
+    fused_ops = executed_ops(fused_session, result.artifact, tmp_path / "fused.onnx")
+    assert integer_kernels(fused_ops), "the check cannot fail: ONNX Runtime fused nothing"
+
+    def wrap(raw: Any) -> OrtSession:
+        return OrtSession(raw, path=result.artifact, threads=2, graph_optimization="all",
+                          kind="qdq", exact=False)
+
+    simulated_logits = _logits(session, evaluation_images)
+    exact = _logits(wrap(_raw_session(result.artifact, "ORT_ENABLE_ALL", exact=True)),
+                    evaluation_images)
+    fused = _logits(wrap(fused_session), evaluation_images)
+    np.testing.assert_array_equal(simulated_logits, exact)
+    np.testing.assert_array_equal(predictions(session, evaluation_images), exact.argmax(axis=1))
+    assert not np.array_equal(simulated_logits, fused)
+    meaning = _logits(wrap(_raw_session(result.artifact, "ORT_DISABLE_ALL", exact=True)),
+                      evaluation_images)
+    assert np.abs(simulated_logits - meaning).mean() < np.abs(fused - meaning).mean()
+
+
+def test_simulated_int8_has_no_exact_twin(simulated: Built) -> None:
+    twin = simulated[1].exact_twin()
+    assert twin == Unavailable(reason="the simulation already runs in exact arithmetic")
 
 
 # --- the rules checker on wrong graphs ------------------------------------------------------

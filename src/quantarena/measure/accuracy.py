@@ -10,7 +10,9 @@ import numpy as np
 from tqdm import tqdm
 
 from quantarena.data.cache import ImageArray
-from quantarena.results.measurements import Accuracy
+from quantarena.hardware import Int8Arithmetic
+from quantarena.results.kernel import KernelCheck
+from quantarena.results.measurements import Accuracy, PairedComparison
 
 TOP_K = 5
 
@@ -58,6 +60,16 @@ class Predictions:
         if reference.files != self.files:
             raise ValueError("reference and variant were evaluated on different images")
         return accuracy.compared_with(self.top1, self.labels, reference.top1)
+
+    def kernel_check(self, exact: Predictions, cpu: Int8Arithmetic | None) -> KernelCheck:
+        """These (deployed) predictions against ``exact``: the same graph in exact arithmetic."""
+        if exact.files != self.files:
+            raise ValueError("deployed and exact-arithmetic predictions cover different images")
+        return KernelCheck(
+            images=len(self.files), exact_top1=float(exact.correct_top1.mean()),
+            agreement_top1=float(np.mean(self.top1 == exact.top1)),
+            kernels=PairedComparison.of(self.correct_top1, exact.correct_top1), cpu=cpu,
+        )
 
 
 def predict(

@@ -19,11 +19,13 @@ from typing import ClassVar
 import numpy as np
 
 from quantarena.config import MeasureConfig
-from quantarena.measure.accuracy import predict
+from quantarena.hardware import this_cpu
+from quantarena.measure.accuracy import Predictions, predict
 from quantarena.measure.contention import ContentionWindow
 from quantarena.measure.energy import NO_SENSOR, EnergyCounters
 from quantarena.measure.latency import batch_of, measure_latency, measure_throughput
 from quantarena.measure.memory import peak_rss_mb
+from quantarena.results.kernel import KernelCheck
 from quantarena.results.measurements import (
     Accuracy,
     Block,
@@ -216,6 +218,31 @@ class AccuracyMeter(Meter):
         return predictions.accuracy()
 
 
+class KernelMeter(Meter):
+    """The same quantized graph in exact arithmetic over the evaluation split, against the
+    deployed predictions: how much of the accuracy change is the CPU kernels' (see
+    ``results.kernel``)."""
+
+    key, field = "kernel", "kernel"
+
+    def measure(self, run: MeasureRun) -> KernelCheck | Unavailable:
+        if run.accuracy_unavailable:
+            return Unavailable(reason=run.accuracy_unavailable)
+        twin = run.session.exact_twin()
+        if isinstance(twin, Unavailable):
+            return twin
+        from quantarena.data.cache import load_split
+
+        exact = predict(twin.run, load_split(run.evaluation), run.config.eval_batch, "exact")
+        exact.save(exact_predictions_path(run.predictions_path))
+        return Predictions.load(run.predictions_path).kernel_check(exact, this_cpu())
+
+
+def exact_predictions_path(predictions: Path) -> Path:
+    """Where the exact-arithmetic predictions go, beside the deployed ones."""
+    return predictions.with_name("exact_predictions.npz")
+
+
 def default_meters() -> list[Meter]:
     """Fresh meters in measuring order (a meter may hold a window's state)."""
     return [
@@ -226,6 +253,7 @@ def default_meters() -> list[Meter]:
         ContentionMeter(),
         MemoryMeter(),
         AccuracyMeter(),
+        KernelMeter(),
     ]
 
 

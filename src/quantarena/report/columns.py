@@ -89,6 +89,20 @@ def _agreement(v: VariantResult, _: Results) -> Cell:
     return _num(agree * 100 if agree is not None else None, ".1f", "%")
 
 
+def kernel_cell(v: VariantResult, _: Results) -> Cell:
+    """Agreement of the deployed kernels with exact arithmetic, and the kernels' share of the
+    top-1 change (``n.s.`` when within noise)."""
+    k = v.kernel
+    if k is None:
+        return Cell(DASH)
+    share = f"{k.kernel_delta_pp:+.2f} pp" + ("" if k.kernels.significant else " n.s.")
+    return Cell(f"{k.agreement_top1 * 100:.1f}%", f"[{share}]")
+
+
+def kernel_style(v: VariantResult, _: Results) -> str:
+    return "sig-down" if v.kernel is not None and v.kernel.kernels.significant else ""
+
+
 def p50_cell(v: VariantResult, _: Results | None = None) -> Cell:
     """p50 with its CI: across measuring processes when there were several (the honest spread on
     a noisy machine), else the order-statistic CI of the one run's median."""
@@ -131,6 +145,10 @@ COLUMNS: list[Column] = [
            "change vs the FP32 reference, percentage points, 95% CI; n.s. = not significant",
            delta_cell, delta_style),
     Column("Agree", "top-1 agreement with the FP32 reference", _agreement),
+    Column("Kernel agree",
+           "top-1 agreement of the deployed INT8 kernels with the same graph in exact arithmetic "
+           "[the kernels' share of the top-1 change, pp]; below 100% with a significant share: "
+           "the CPU's kernels, not the recipe, lose accuracy", kernel_cell, kernel_style),
     Column("p50 ms",
            "batch-1 median latency [95% CI of the median; with ×N, the range of N measuring "
            "processes' medians]", p50_cell),

@@ -22,8 +22,14 @@ def _gpus(r: Results) -> str | None:
 
 
 # What must match for two runs' numbers to be comparable: (label, how to read it).
+def _dot_product(results: Results) -> str | None:
+    int8 = results.environment.cpu.int8
+    return int8.dot_product if int8 else None
+
+
 SETUP: list[tuple[str, Callable[[Results], object]]] = [
     ("CPU model", lambda r: r.environment.cpu.model),
+    ("INT8 dot product", lambda r: _dot_product(r)),
     ("logical cores", lambda r: r.environment.cpu.logical_cores),
     ("physical cores", lambda r: r.environment.cpu.physical_cores),
     ("threads", lambda r: r.environment.threads),

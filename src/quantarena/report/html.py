@@ -63,6 +63,7 @@ def render_html(results: Results) -> str:
 <code>{e(results.reference or "none")}</code>.</p>
 <p>{e(env.cpu.model)}, {e(env.threads)} threads, {e(env.os)};
 run started {e(results.started_at)}.</p>
+<p>{e(env.int8_line())}.</p>
 </header>
 {_warnings(results)}{cards(results)}
 <h2>Results</h2>

@@ -25,6 +25,7 @@ def environment_panel(env: Environment) -> str:
     gpus = "; ".join(f"{g.name} (driver {g.driver}, {g.memory})" for g in env.gpu or [])
     pairs: list[tuple[str, Any]] = [
         ("CPU", cpu.model), ("architecture", cpu.arch),
+        ("INT8 dot product", cpu.int8.describe() if cpu.int8 else "not recorded"),
         ("cores", f"{cpu.physical_cores} physical, {cpu.logical_cores} logical"),
         ("threads", env.threads), ("CPU pinning", env.pin_cpus or "none"),
         ("memory", f"{env.memory_gb} GB"), ("OS", env.os), ("Python", env.python),

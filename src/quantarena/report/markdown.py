@@ -34,6 +34,7 @@ def render_markdown(results: Results, charts: list[tuple[str, str]] | None = Non
         f"calibration images (disjoint, seed {d.seed}). "
         f"Reference: `{results.reference or 'none'}`.",
         f"Machine: {results.environment.summary()}.",
+        f"{results.environment.int8_line()}.",
         "",
         markdown_table(results),
         "",

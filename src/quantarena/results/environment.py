@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import sys
 from importlib import metadata
-from pathlib import Path
 
 import psutil
 from pydantic import BaseModel, ConfigDict
+
+from quantarena.hardware import Int8Arithmetic, int8_arithmetic, read_cpu
 
 # CPU features that decide INT8/BF16 speed on x86.
 ISA_FLAGS = (
@@ -39,6 +40,8 @@ class Cpu(_Block):
     model: str = "?"
     arch: str = "?"
     isa: dict[str, bool] = {}
+    #: the INT8 dot product and whether it saturates (absent in files from before it was recorded)
+    int8: Int8Arithmetic | None = None
     logical_cores: int | None = None
     physical_cores: int | None = None
 
@@ -80,26 +83,24 @@ class Environment(_Block):
             f"{self.threads} threads, {self.memory_gb} GB, {self.os}, Python {self.python}"
         )
 
+    def int8_line(self) -> str:
+        """The CPU's INT8 arithmetic in one line: it decides INT8 accuracy as well as speed."""
+        if self.cpu.int8 is None:
+            return "INT8 arithmetic: not recorded (results from an older quantarena)"
+        return f"INT8 arithmetic: {self.cpu.int8.describe()}"
+
     @property
     def load_warning(self) -> str | None:
         return self.load_before.warning if self.load_before else None
 
 
 def cpu_info() -> Cpu:
-    model = platform.processor() or platform.machine()
-    flags: set[str] = set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                model = value.strip()
-            elif key.strip() in ("flags", "Features") and not flags:
-                flags = set(value.split())
+    model, arch, flags = read_cpu()
     return Cpu(
         model=model,
-        arch=platform.machine(),
+        arch=arch,
         isa={flag: flag in flags for flag in ISA_FLAGS},
+        int8=int8_arithmetic(arch, flags),
         logical_cores=psutil.cpu_count(logical=True),
         physical_cores=psutil.cpu_count(logical=False),
     )

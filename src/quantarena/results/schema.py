@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from quantarena.results.environment import Environment
+from quantarena.results.kernel import KernelCheck
 from quantarena.results.measurements import (
     Accuracy,
     Block,
@@ -82,6 +83,7 @@ class Measurements(Block):
     contention: Contention | None = None
     memory: Memory | None = None
     accuracy: Accuracy | None = None
+    kernel: KernelCheck | None = None
     runtime: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     notes: list[str] = []
@@ -98,6 +100,7 @@ class Measurements(Block):
             self.contention,
             self.memory,
             self.accuracy,
+            self.kernel,
         ]
         return [note for block in blocks if block is not None for note in block.row_notes()]
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from quantarena.config import RunConfig
 from quantarena.measure.accuracy import Predictions
+from quantarena.measure.meters import exact_predictions_path
 from quantarena.models.spec import ModelBundle
+from quantarena.results.kernel import KernelCheck
 from quantarena.results.measurements import Latency, Throughput
 from quantarena.results.schema import Artifact, Build, Measurements, Status, VariantResult
 from quantarena.runner.jobs import BuildJob, MeasureJob
@@ -74,11 +76,25 @@ class VariantRunner:
                 self.reference = predictions
             # The reference is compared with itself (delta 0, agreement 1), so its row is complete.
             measured.accuracy = predictions.accuracy(self.reference)
-            measured.predictions_file = self._predictions_path(p).relative_to(self.out).as_posix()
+            measured.predictions_file = self._relative(self._predictions_path(p))
+        if measured.kernel is not None:
+            measured.kernel = self._recipe_share(measured.kernel, self._predictions_path(p))
         measured.notes = [*built.notes, *measured.measurement_notes()]
         row = self._row(p, "ok", None, built, baseline, measured)
         self.log(f"  {p.name}: {_one_line(row)}")
         return row
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.out).as_posix()
+
+    def _recipe_share(self, kernel: KernelCheck, predictions: Path) -> KernelCheck:
+        """The exact-arithmetic predictions against the reference: the recipe's share."""
+        exact_path = exact_predictions_path(predictions)
+        update: dict[str, object] = {"predictions_file": self._relative(exact_path)}
+        if self.reference is not None:
+            exact = Predictions.load(exact_path)
+            update["recipe_delta_pp"] = exact.accuracy(self.reference).top1_delta_pp
+        return kernel.model_copy(update=update)
 
     def _predictions_path(self, p: PlannedVariant) -> Path:
         return self.out / "variants" / p.slug / "predictions.npz"

@@ -150,6 +150,13 @@ class Session(Protocol):
         """What actually ran (execution precision, provider, engine version ...), for results."""
         ...
 
+    def exact_twin(self) -> Session | Unavailable:
+        """The same quantized graph executed in exact arithmetic (float math between exact
+        quantize/dequantize pairs, no integer kernels), so that the accuracy a recipe costs can be
+        told apart from what the CPU's INT8 kernels cost (u8×s8 sums saturate without VNNI); or
+        why this session has none (an FP32 session, a runtime with no faithful way)."""
+        ...
+
 
 class Toolchain(ABC):
     """One runtime/quantizer family; its variants are ``f"{name}:{recipe name}"``."""

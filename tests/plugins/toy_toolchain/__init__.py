@@ -13,6 +13,7 @@ import numpy as np
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
+from quantarena.results.measurements import Unavailable
 from quantarena.toolchains.base import BuildFacts, Built, Needs, Recipe, Toolchain
 
 
@@ -47,6 +48,9 @@ class ToySession:
 
     def info(self) -> dict[str, Any]:
         return {"plugin": "toy", "providers": self.session.get_providers()}
+
+    def exact_twin(self) -> Unavailable:
+        return Unavailable(reason="an FP32 graph has no quantized arithmetic")
 
 
 class ToyToolchain(Toolchain):

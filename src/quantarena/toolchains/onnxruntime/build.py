@@ -5,9 +5,11 @@ adapter's base class times the build."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from quantarena import hardware
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built, Recipe
@@ -18,9 +20,12 @@ from quantarena.toolchains.onnxruntime.recipes import (
     OrtFp32Facts,
     OrtStaticInt8,
     OrtStaticInt8Facts,
+    ReduceRange,
 )
 
 ARTIFACT = "model.onnx"
+#: How results name ONNX Runtime's saturation remedy.
+_REMEDY = "reduce_range (7-bit weights)"
 #: What ``quantize_dynamic`` writes: integer kernels, and the run-time activation quantizers.
 _DYNAMIC_INT8_OPS = {"ConvInteger", "MatMulInteger", "DynamicQuantizeLinear", "QAttention",
                      "DynamicQuantizeMatMul", "QGemm", "QLinearMatMul"}
@@ -83,12 +88,16 @@ def build_static_int8(
         "percentile": q.CalibrationMethod.Percentile,
     }
     types = {"int8": q.QuantType.QInt8, "uint8": q.QuantType.QUInt8}
+    remedy = resolve_reduce_range(
+        recipe.reduce_range, activation_type=recipe.activation_type,
+        weight_type=recipe.weight_type,
+    )
     q.quantize_static(
         str(source), str(target),
         _Reader(images, bundle.input_name, recipe.calibration_batch),
         quant_format=q.QuantFormat.QDQ if recipe.quant_format == "qdq" else q.QuantFormat.QOperator,
         per_channel=recipe.per_channel,
-        reduce_range=recipe.reduce_range,
+        reduce_range=remedy.value is True,
         activation_type=types[recipe.activation_type],
         weight_type=types[recipe.weight_type],
         calibrate_method=methods[recipe.calibration_method],
@@ -102,6 +111,7 @@ def build_static_int8(
         calibration_images_used=len(images),
         format="QDQ" if recipe.quant_format == "qdq" else "QOperator",
         onnxruntime=onnxruntime.__version__,
+        saturation_remedy=remedy,
     )
     return Built(artifact=target, facts=facts, calibration_images=len(images))
 
@@ -112,15 +122,41 @@ def build_dynamic_int8(bundle: ModelBundle, recipe: OrtDynamicInt8, target: Path
     from onnxruntime import quantization as q
 
     types = {"int8": q.QuantType.QInt8, "uint8": q.QuantType.QUInt8}
+    # quantize_dynamic always quantizes activations to uint8 (DynamicQuantizeLinear)
+    remedy = resolve_reduce_range(
+        recipe.reduce_range, activation_type="uint8", weight_type=recipe.weight_type
+    )
     q.quantize_dynamic(
         str(bundle.onnx_path), str(target), per_channel=recipe.per_channel,
-        reduce_range=recipe.reduce_range, weight_type=types[recipe.weight_type],
+        reduce_range=remedy.value is True, weight_type=types[recipe.weight_type],
     )
     integer_ops: dict[str, int] = {}
     for node in onnx.load(str(target), load_external_data=False).graph.node:
         if node.op_type in _DYNAMIC_INT8_OPS:
             integer_ops[node.op_type] = integer_ops.get(node.op_type, 0) + 1
     facts = OrtDynamicInt8Facts(
-        integer_ops=dict(sorted(integer_ops.items())), onnxruntime=onnxruntime.__version__
+        integer_ops=dict(sorted(integer_ops.items())), onnxruntime=onnxruntime.__version__,
+        saturation_remedy=remedy,
     )
     return Built(artifact=target, facts=facts)
+
+
+def resolve_reduce_range(
+    asked: ReduceRange,
+    *,
+    activation_type: Literal["uint8", "int8"],
+    weight_type: Literal["int8", "uint8"],
+) -> hardware.Resolved:
+    """``reduce_range`` made concrete for this CPU, with the reason the results record.
+
+    ``auto`` follows the CPU (on exactly where u8×s8 sums saturate), except for uint8 weights with
+    uint8 activations: ONNX Runtime runs those with U8U8 kernels, which its quantization guide
+    names as the format with no saturation issue, so 7-bit weights would cost precision for
+    nothing. ``hardware.this_cpu`` is looked up at call time, so a test can stand in another CPU.
+    """
+    if asked == "auto" and activation_type == "uint8" and weight_type == "uint8":
+        return hardware.Resolved(
+            asked="auto", value=False,
+            why=f"uint8 weights run U8U8 kernels, whose sums do not saturate: {_REMEDY} not needed",
+        )
+    return hardware.saturation_remedy(asked, remedy=_REMEDY)

@@ -28,4 +28,7 @@ class OnnxRuntimeToolchain(Toolchain):
     def _load(self, artifact: Path, recipe: Recipe, threads: int) -> Session:
         if not isinstance(recipe, OrtRecipe):
             raise TypeError(f"no ONNX Runtime loader for {type(recipe).__name__}")
-        return open_session(artifact, threads, recipe.graph_optimization)
+        # The recipe, not the file, says what kind of graph this is: it decides the exact twin.
+        return open_session(
+            artifact, threads, recipe.graph_optimization, kind=recipe.graph_kind()
+        )

@@ -20,14 +20,17 @@ import numpy as np
 
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ConfigError
+from quantarena.hardware import Resolved
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.openvino.quantize import (
+    advanced_parameters,
     count_fake_quantize,
     nncf_dataset,
     nncf_version,
     quantize_kwargs,
     read_fp32,
+    resolve_overflow_fix,
 )
 from quantarena.toolchains.openvino.recipes import OvAccuracyControlFacts, OvInt8AccuracyControl
 from quantarena.toolchains.openvino.runtime import compile_model, save_ir, top1
@@ -123,6 +126,7 @@ def build_accuracy_control(
 
     calibrate, validate = split_calibration(calibration, recipe.validation_fraction)
     kwargs = quantize_kwargs(recipe, len(calibrate))
+    remedy = resolve_overflow_fix(recipe)
     used = int(kwargs["subset_size"])
     intermediate_dir = target.parent / "accuracy-control-intermediate"
     intermediate_dir.mkdir(parents=True, exist_ok=True)
@@ -132,12 +136,16 @@ def build_accuracy_control(
             fp32, nncf_dataset(calibrate.images), nncf_dataset(validate.images),
             make_validation_fn(validate),
             max_drop=recipe.max_drop, drop_type=nncf.DropType(recipe.drop_type),
+            # NNCF names it advanced_quantization_parameters here (advanced_parameters in quantize)
+            advanced_quantization_parameters=advanced_parameters(remedy),
             advanced_accuracy_restorer_parameters=_restorer_parameters(recipe, intermediate_dir),
             **kwargs,
         )
         save_ir(final, target)
         fully_quantized = ov.Core().read_model(str(intermediate_dir / "intermediate_model.xml"))
-        facts = _report(fp32, fully_quantized, final, validate, calibration_images_used=used)
+        facts = _report(
+            fp32, fully_quantized, final, validate, calibration_images_used=used, remedy=remedy
+        )
     finally:
         shutil.rmtree(intermediate_dir, ignore_errors=True)
     return Built(artifact=target, facts=facts, calibration_images=used)
@@ -163,7 +171,7 @@ def _restorer_parameters(recipe: OvInt8AccuracyControl, intermediate_dir: Path) 
 
 def _report(
     fp32: Any, fully_quantized: Any, final: Any, validate: ImageArray,
-    *, calibration_images_used: int,
+    *, calibration_images_used: int, remedy: Resolved,
 ) -> OvAccuracyControlFacts:
     """Validation top-1 of the three models (drops are absolute, as fractions: 0.01 = 1 point)
     and the layers that went back to floating point."""
@@ -176,6 +184,7 @@ def _report(
         calibration_images_used=calibration_images_used,
         fake_quantize_nodes=count_fake_quantize(final),
         nncf=nncf_version(),
+        saturation_remedy=remedy,
         validation_images=len(validate),
         validation_top1_fp32=fp32_top1,
         validation_top1_before_restore=full_top1,

@@ -11,11 +11,13 @@ from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built, Recipe
 from quantarena.toolchains.openvino.accuracy_control import build_accuracy_control
 from quantarena.toolchains.openvino.quantize import (
+    advanced_parameters,
     count_fake_quantize,
     nncf_dataset,
     nncf_version,
     quantize_kwargs,
     read_fp32,
+    resolve_overflow_fix,
 )
 from quantarena.toolchains.openvino.recipes import (
     OvFp32,
@@ -51,11 +53,15 @@ def build_int8(bundle: ModelBundle, recipe: OvInt8, calibration: ImageArray, tar
     import nncf
 
     kwargs = quantize_kwargs(recipe, len(calibration))
-    quantized = nncf.quantize(read_fp32(bundle), nncf_dataset(calibration.images), **kwargs)
+    remedy = resolve_overflow_fix(recipe)
+    quantized = nncf.quantize(
+        read_fp32(bundle), nncf_dataset(calibration.images),
+        advanced_parameters=advanced_parameters(remedy), **kwargs,
+    )
     save_ir(quantized, target)
     used = int(kwargs["subset_size"])
     facts = OvInt8Facts(
         calibration_images_used=used, fake_quantize_nodes=count_fake_quantize(quantized),
-        nncf=nncf_version(),
+        nncf=nncf_version(), saturation_remedy=remedy,
     )
     return Built(artifact=target, facts=facts, calibration_images=used)

@@ -1,12 +1,16 @@
 """What both NNCF INT8 paths share: the FP32 model they start from, the calibration dataset, the
-``nncf.quantize`` arguments as enums, and the count that shows a model was quantized."""
+``nncf.quantize`` arguments as enums, the overflow fix resolved for this CPU, and the count that
+shows a model was quantized."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
+from quantarena import hardware
+from quantarena.hardware import Resolved
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.openvino.recipes import OvInt8
 
@@ -39,6 +43,64 @@ def quantize_kwargs(recipe: OvInt8, calibration_count: int) -> dict[str, Any]:
         "fast_bias_correction": recipe.fast_bias_correction,
         "model_type": nncf.ModelType(recipe.model_type) if recipe.model_type else None,
     }
+
+
+def nncf_default_overflow_fix() -> str | None:
+    """The overflow fix NNCF applies when asked none, in the knob's words, or ``None`` where this
+    NNCF does not say.
+
+    ``AdvancedQuantizationParameters.overflow_fix`` defaults to ``None``; ``MinMaxQuantization``
+    then takes ``MODE_BASED_DEFAULTS[mode].overflow_fix`` for the quantization mode (``None`` here:
+    integer INT8, as both recipes quantize; the FP8 modes default to DISABLE), which is
+    ``OverflowFix.FIRST_LAYER`` in NNCF 3.4. That table is read rather than copied, so a release
+    that changes it is followed. (NNCF also turns ``None`` into DISABLE when weights or
+    activations are not 8-bit; both recipes are A8W8, so that branch never applies.)
+    """
+    try:
+        from nncf.quantization.algorithms.min_max.algorithm import MODE_BASED_DEFAULTS
+
+        member = MODE_BASED_DEFAULTS[None].overflow_fix
+        return str(member.name).lower()
+    except (ImportError, AttributeError, KeyError):  # internals moved: let NNCF decide itself
+        return None
+
+
+def resolve_overflow_fix(recipe: OvInt8, cpu: hardware.Int8Arithmetic | None = None) -> Resolved:
+    """``recipe.overflow_fix`` made concrete for this CPU (``auto``: "enable" where u8×s8 sums
+    saturate, else NNCF's own default), with why. ``value`` is what NNCF will be given; ``None``
+    only when NNCF's default is unreadable, and then NNCF is given nothing and decides alone."""
+    cpu = cpu or hardware.this_cpu()
+    asked = recipe.overflow_fix
+    if asked != "auto":
+        why = f"asked by the recipe; CPU: {cpu.describe()}"
+        if cpu.saturates and asked != "enable":
+            why += "; u8×s8 sums can saturate here on layers with full-range weights"
+        return Resolved(asked=asked, value=asked, why=why)
+    if cpu.saturates:
+        return Resolved(
+            asked="auto", value="enable",
+            why=f"{cpu.describe()}: NNCF's overflow fix halves the weight range of every "
+            "non-depthwise convolution and MatMul, so their u8×s8 pair sums fit in 16 bits",
+        )
+    default = nncf_default_overflow_fix()
+    shown = default if default is not None else "not readable from this NNCF, left to NNCF"
+    return Resolved(
+        asked="auto", value=default,
+        why=f"{cpu.describe()}: no saturation, so NNCF {nncf_version()}'s own default ({shown})",
+    )
+
+
+def advanced_parameters(resolved: Resolved, base: Any | None = None) -> Any:
+    """``AdvancedQuantizationParameters`` with the resolved overflow fix, on a copy of ``base``
+    (advanced parameters a caller already has) so nothing else in it changes. ``value`` ``None``
+    keeps NNCF's own choice (the field's default is ``None`` too)."""
+    from nncf import OverflowFix
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+
+    fix = None if resolved.value is None else OverflowFix[str(resolved.value).upper()]
+    if base is None:
+        return AdvancedQuantizationParameters(overflow_fix=fix)
+    return dataclasses.replace(base, overflow_fix=fix)
 
 
 def count_fake_quantize(model: Any) -> int:

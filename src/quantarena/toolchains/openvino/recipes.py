@@ -10,9 +10,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from quantarena.hardware import Resolved
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
 
 _INSTALL = "pip install 'quantarena[openvino]'"
+
+#: NNCF's ``OverflowFix`` members by lower-case name (``first_layer`` is ``FIRST_LAYER``, whose
+#: value is "first_layer_only"), plus ``auto``: resolved per CPU at build time (``quantize``).
+OverflowFixKnob = Literal["auto", "enable", "first_layer", "disable"]
 
 
 class OvFp32Facts(BuildFacts):
@@ -39,12 +44,26 @@ class OvInt8Facts(BuildFacts):
     fake_quantize_nodes: int
     #: the NNCF version that quantized (its algorithms change between releases)
     nncf: str
+    #: what ``overflow_fix`` became on this machine and why: the value NNCF was given, in the
+    #: knob's words ("enable", "first_layer", "disable")
+    saturation_remedy: Resolved
 
 
 class OvInt8(Recipe):
     """``nncf.quantize``: static post-training INT8 with NNCF's defaults for CNNs (symmetric
-    per-channel weights, MinMax-style range estimation, fast bias correction)."""
+    per-channel weights, MinMax-style range estimation, fast bias correction).
 
+    ``overflow_fix`` is NNCF's remedy for CPUs whose u8×s8 products are summed in saturating 16
+    bits (x86 without VNNI): it quantizes the weights of the chosen layers to half the 8-bit range
+    ("enable": every convolution and MatMul except depthwise convolutions, which NNCF's OpenVINO
+    backend types apart from grouped ones and leaves full-range; "first_layer": the first
+    convolution after each model input; "disable": none). ``auto`` resolves per CPU: "enable"
+    where the sums saturate, otherwise NNCF's own default (read from NNCF: "first_layer" in NNCF
+    3.4), so on a VNNI CPU the build is what NNCF does when asked nothing. Any other value is
+    passed as named, on every CPU, so the vendor default is one knob away."""
+
+    #: 2: ``overflow_fix`` added (version 1 builds passed none, i.e. NNCF's default everywhere)
+    version: ClassVar[int] = 2
     precision: ClassVar[str] = "int8"
     calibrates: ClassVar[bool] = True
     summary: ClassVar[str] = "NNCF post-training INT8 (calibrated), OpenVINO IR"
@@ -58,6 +77,7 @@ class OvInt8(Recipe):
     model_type: Literal["transformer"] | None = None
     # The CPU is what every OpenVINO variant runs on here; "any" is NNCF's portable default.
     target_device: Literal["cpu", "any", "cpu_spr", "gpu", "npu"] = "cpu"
+    overflow_fix: OverflowFixKnob = "auto"
 
 
 class OvAccuracyControlFacts(OvInt8Facts):
@@ -80,8 +100,12 @@ class OvAccuracyControlFacts(OvInt8Facts):
 class OvInt8AccuracyControl(OvInt8):
     """``nncf.quantize_with_accuracy_control``: INT8 as above, then layers are reverted to
     floating point, most harmful first, until the top-1 drop on a held-apart validation part of
-    the calibration split is within ``max_drop``. The evaluation split is never seen."""
+    the calibration split is within ``max_drop``. The evaluation split is never seen.
+    ``overflow_fix`` resolves as for ``OvInt8`` and applies to the quantization NNCF starts from
+    (and so to the model it validates on this CPU while reverting layers)."""
 
+    #: 2: ``overflow_fix`` inherited from ``OvInt8`` (its version 2)
+    version: ClassVar[int] = 2
     summary: ClassVar[str] = (
         "NNCF INT8 with accuracy control: layers back to FP32 until validation drop <= max_drop"
     )

@@ -5,6 +5,10 @@ hint, and the f32 inference-precision hint. Without that hint the CPU plugin pic
 with AVX512_BF16 or AMX, so an "FP32" row would silently measure bf16 (and INT8 models would run
 their non-quantized layers in bf16). ``OvSession.info`` reads the settings back from the compiled
 model, so the results show what really ran rather than what was asked for.
+
+``OvSession.exact_twin`` compiles the same IR with its FakeQuantize ops written out as float
+arithmetic (see ``exact``), with this same configuration, so the twin differs from its session
+only in how the quantized arithmetic is executed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from quantarena.results.measurements import Unavailable
+
+#: ``info()["arithmetic"]`` of an exact twin (the other toolchains' twins say it the same way)
+EXACT_ARITHMETIC = (
+    "exact: FakeQuantize as its specification's f32 ops, int8 weights widened to f32, "
+    "no integer kernels"
+)
 
 #: Settings shared by every OpenVINO variant (threads come from the run).
 STREAMS = 1
@@ -55,11 +67,21 @@ def save_ir(model: Any, xml: Path) -> None:
 
 class OvSession:
     """One infer request on a compiled model; ``run`` returns a copy of the logits because the
-    request reuses its output buffer on the next call."""
+    request reuses its output buffer on the next call.
 
-    def __init__(self, compiled: Any) -> None:
+    ``artifact`` and ``threads`` are kept so that ``exact_twin`` can compile the same IR the same
+    way; ``exact`` marks a session that is itself a twin.
+    """
+
+    def __init__(
+        self, compiled: Any, *, artifact: Path | None = None, threads: int | None = None,
+        exact: bool = False,
+    ) -> None:
         self.compiled = compiled
         self.request = compiled.create_infer_request()
+        self.artifact = artifact
+        self.threads = threads
+        self.exact = exact
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
@@ -101,12 +123,38 @@ class OvSession:
             "performance_hint": str(read(hints.performance_mode)),
             "execution_mode": getattr(mode, "name", mode),
             "compute_layer_precisions": compute_layer_precisions(compiled),
+            **({"arithmetic": EXACT_ARITHMETIC} if self.exact else {}),
         }
+
+    def exact_twin(self) -> OvSession | Unavailable:
+        """The IR with every FakeQuantize as its specification's float arithmetic and int8
+        weights widened to f32 (``exact.exact_model``), compiled with the same settings: the
+        recipe's quantization grid without the CPU's integer kernels; ``Unavailable`` for an
+        FP32 IR, and for a session that is already a twin."""
+        from quantarena.toolchains.openvino.exact import NotExact, exact_model, is_quantized
+
+        if self.exact:
+            return Unavailable(reason="this session already runs in exact arithmetic")
+        if self.artifact is None:
+            return Unavailable(reason="this session was compiled from no IR file to rewrite")
+        import openvino as ov
+
+        model = ov.Core().read_model(str(self.artifact))
+        if not is_quantized(model):
+            return Unavailable(reason="an FP32 graph has no quantized arithmetic")
+        try:
+            twin = exact_model(model)
+        except NotExact as exc:
+            return Unavailable(reason=f"no exact twin: {exc}")
+        return OvSession(
+            compile_model(twin, self.threads), artifact=self.artifact, threads=self.threads,
+            exact=True,
+        )
 
 
 def load(artifact: Path, threads: int) -> OvSession:
     """Read the IR and compile it (the harness times this as load time)."""
-    return OvSession(compile_model(artifact, threads))
+    return OvSession(compile_model(artifact, threads), artifact=artifact, threads=threads)
 
 
 #: Layer types of the compiled (runtime) graph that carry the model's arithmetic.

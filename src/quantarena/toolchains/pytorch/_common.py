@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from quantarena import hardware
 from quantarena.data.cache import ImageArray
+from quantarena.hardware import Resolved
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.pytorch.recipes import ObserverFacts, Serializer
+from quantarena.toolchains.pytorch.facts import ObserverFacts, Serializer
 
 _DEPRECATION = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
@@ -92,7 +94,7 @@ def save_torchscript(module: Any, example: tuple[Any, ...], target: Path) -> Ser
     except Exception:  # noqa: BLE001 - scripting failures come in many types; tracing is the fallback
         with torch.no_grad():
             # torch.jit.trace has no annotations
-            scripted = torch.jit.trace(module, example)  # type: ignore[no-untyped-call]
+            scripted = torch.jit.trace(module, example)  # type: ignore[no-untyped-call]  # untyped torch API
         how = "torch.jit.trace"
     torch.jit.save(scripted, str(target))
     return how
@@ -115,6 +117,38 @@ def describe_observer(factory: Any) -> ObserverFacts:
 def describe_qconfig(qconfig: Any) -> tuple[ObserverFacts, ObserverFacts]:
     """(activations, weights) of a ``QConfig``."""
     return describe_observer(qconfig.activation), describe_observer(qconfig.weight)
+
+
+def qconfig_remedy(qconfig: Any, source: str) -> Resolved:
+    """What the engine's qconfig does about the u8×s8 16-bit overflow, read back from its
+    activation observer (``source`` names where the qconfig came from, e.g.
+    ``get_default_qconfig('x86')``). There is no knob: eager and FX take the engine's qconfig, and
+    the x86/fbgemm ones already observe activations with ``reduce_range=True`` (7 bits) for CPUs
+    without VNNI, at the price of one bit of activation resolution on CPUs with it. Instantiating
+    the observer warns about its deprecated settings: call it under ``captured_warnings``."""
+    observer = qconfig.activation()
+    inner = getattr(observer, "activation_post_process", observer)
+    reduced = bool(getattr(inner, "reduce_range", False))
+    # The observer applies reduce_range to its own quant_min/quant_max: [0, 127] for 7 bits.
+    span = f"[{int(inner.quant_min)}, {int(inner.quant_max)}]"
+    cpu = hardware.this_cpu()
+    if reduced:
+        why = (
+            f"{source} observes activations with reduce_range=True ({span}, 7 bits) so that "
+            "u8×s8 sums cannot overflow 16 bits on CPUs without VNNI; "
+            + (
+                f"this CPU needs it: {cpu.describe()}"
+                if cpu.saturates
+                else f"on this CPU ({cpu.describe()}) it only costs a little activation resolution"
+            )
+        )
+    else:
+        why = f"{source} observes activations with all 8 bits ({span}); " + (
+            f"on this CPU u8×s8 sums can saturate: {cpu.describe()}"
+            if cpu.saturates
+            else f"no saturation on this CPU: {cpu.describe()}"
+        )
+    return Resolved(asked="qconfig", value=reduced, why=why)
 
 
 def count_modules(module: Any) -> dict[str, int]:

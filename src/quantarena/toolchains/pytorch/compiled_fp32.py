@@ -9,7 +9,8 @@ from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common, _export, _pt2e
-from quantarena.toolchains.pytorch.recipes import TorchCompiledFp32, TorchCompiledFp32Facts
+from quantarena.toolchains.pytorch.facts import TorchCompiledFp32Facts
+from quantarena.toolchains.pytorch.recipes import TorchCompiledFp32
 
 
 def build(

@@ -9,7 +9,8 @@ from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common
-from quantarena.toolchains.pytorch.recipes import TorchDynamicInt8, TorchDynamicInt8Facts
+from quantarena.toolchains.pytorch.facts import TorchDynamicInt8Facts
+from quantarena.toolchains.pytorch.recipes import TorchDynamicInt8
 
 
 def build(
@@ -23,7 +24,7 @@ def build(
     with _common.captured_warnings(notes):
         engine = _common.set_engine(recipe.engine)
         # quantize_dynamic has no annotations
-        model = quantize_dynamic(  # type: ignore[no-untyped-call]
+        model = quantize_dynamic(  # type: ignore[no-untyped-call]  # untyped torch API
             _common.fp32_module(bundle), {torch.nn.Linear}, dtype=torch.qint8
         )
         how = _common.save_torchscript(model, _common.example_inputs(calibration), target)

@@ -15,7 +15,8 @@ from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common
-from quantarena.toolchains.pytorch.recipes import TorchEagerInt8, TorchEagerInt8Facts
+from quantarena.toolchains.pytorch.facts import TorchEagerInt8Facts
+from quantarena.toolchains.pytorch.recipes import TorchEagerInt8
 
 
 def _quantizable_twin(bundle: ModelBundle) -> Any:
@@ -42,14 +43,15 @@ def build(
         model = _quantizable_twin(bundle)
         model.fuse_model(is_qat=False)
         # torch.ao.quantization's eager API has no annotations
-        qconfig = tq.get_default_qconfig(recipe.engine)  # type: ignore[no-untyped-call]
+        qconfig = tq.get_default_qconfig(recipe.engine)  # type: ignore[no-untyped-call]  # untyped torch API
         model.qconfig = qconfig
-        tq.prepare(model, inplace=True)  # type: ignore[no-untyped-call]
+        tq.prepare(model, inplace=True)  # type: ignore[no-untyped-call]  # untyped torch API
         seen = _common.calibrate(model, images, recipe.calibration_batch)
-        tq.convert(model, inplace=True)  # type: ignore[no-untyped-call]
+        tq.convert(model, inplace=True)  # type: ignore[no-untyped-call]  # untyped torch API
         how = _common.save_torchscript(model, _common.example_inputs(images), target)
         # Instantiating the observers to read them back warns about their deprecated settings.
         activations, weights = _common.describe_qconfig(qconfig)
+        remedy = _common.qconfig_remedy(qconfig, f"get_default_qconfig({recipe.engine!r})")
     facts = TorchEagerInt8Facts(
         quantized_engine=engine,
         flow="torch.ao.quantization eager: fuse_model, prepare, calibrate, convert",
@@ -58,6 +60,7 @@ def build(
         weights=weights,
         serialized_with=how,
         quantized_modules=_common.count_modules(model),
+        saturation_remedy=remedy,
         torch=torch.__version__,
     )
     return Built(target, facts, calibration_images=seen, notes=notes)

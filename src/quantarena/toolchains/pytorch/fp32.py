@@ -8,7 +8,8 @@ from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common
-from quantarena.toolchains.pytorch.recipes import TorchFp32, TorchFp32Facts
+from quantarena.toolchains.pytorch.facts import TorchFp32Facts
+from quantarena.toolchains.pytorch.recipes import TorchFp32
 
 
 def build(bundle: ModelBundle, recipe: TorchFp32, calibration: ImageArray, workdir: Path) -> Built:

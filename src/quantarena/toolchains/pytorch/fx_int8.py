@@ -13,7 +13,8 @@ from quantarena.errors import first_line
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common
-from quantarena.toolchains.pytorch.recipes import TorchFxInt8, TorchFxInt8Facts
+from quantarena.toolchains.pytorch.facts import TorchFxInt8Facts
+from quantarena.toolchains.pytorch.recipes import TorchFxInt8
 
 
 def build(
@@ -42,6 +43,9 @@ def build(
         how = _common.save_torchscript(converted, example, target)
         # Instantiating the observers to read them back warns about their deprecated settings.
         activations, weights = _common.describe_qconfig(mapping.global_qconfig)
+        remedy = _common.qconfig_remedy(
+            mapping.global_qconfig, f"get_default_qconfig_mapping({recipe.engine!r})"
+        )
     facts = TorchFxInt8Facts(
         quantized_engine=engine,
         flow="torch.ao.quantization FX: prepare_fx, calibrate, convert_fx",
@@ -50,6 +54,7 @@ def build(
         weights=weights,
         serialized_with=how,
         quantized_modules=_common.count_modules(converted),
+        saturation_remedy=remedy,
         torch=torch.__version__,
     )
     return Built(target, facts, calibration_images=seen, notes=notes)

@@ -3,6 +3,9 @@
 This is the path PyTorch recommends for CPU INT8 now that ``torch.ao.quantization`` is deprecated.
 The converted graph holds quantize/dequantize ops around FP32 ops; only Inductor with freezing
 turns them into oneDNN INT8 kernels, so the artifact is compiled when a worker loads it.
+
+``reduce_range`` is resolved for the CPU here (``auto``: 7-bit activations where u8×s8 sums
+saturate) and the facts record what was asked, what it became and why.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common, _export, _pt2e
-from quantarena.toolchains.pytorch.recipes import TorchPt2eInt8, TorchPt2eInt8Facts
+from quantarena.toolchains.pytorch.facts import TorchPt2eInt8Facts
+from quantarena.toolchains.pytorch.recipes import TorchPt2eInt8
 
 
 def build(
@@ -27,8 +31,10 @@ def build(
     images = _common.select_images(calibration, recipe.calibration_images)
     example = _common.example_inputs(images)
     target = workdir / "model.int8-pt2e.pt2"
+    remedy = _pt2e.resolve_reduce_range(recipe.reduce_range)
+    reduce_range = bool(remedy.value)
     with _common.captured_warnings(notes):
-        quantizer, config = _pt2e.x86_quantizer(is_qat=False, reduce_range=recipe.reduce_range)
+        quantizer, config = _pt2e.x86_quantizer(is_qat=False, reduce_range=reduce_range)
         captured = _export.export_dynamic(_common.fp32_module(bundle), example).module()
         prepared = prepare_pt2e(captured, quantizer)
         seen = _common.calibrate(prepared, images, recipe.calibration_batch)
@@ -38,12 +44,14 @@ def build(
     facts = TorchPt2eInt8Facts(
         quantized_engine=_pt2e.KERNELS,
         flow="torch.export, prepare_pt2e, calibrate, convert_pt2e, torch.export.save",
-        quantizer="torchao X86InductorQuantizer, get_default_x86_inductor_quantization_config()",
+        quantizer="torchao X86InductorQuantizer, "
+        f"get_default_x86_inductor_quantization_config(reduce_range={reduce_range})",
         activations=activations,
         weights=weights,
         fused="conv+bn folded by prepare_pt2e",
         fp32_tensors_dropped=len(dropped),
         compiler=_pt2e.compiler(recipe.freezing),
+        saturation_remedy=_pt2e.remedy_fact(remedy, activations),
         torch=torch.__version__,
         torchao=torchao.__version__,
     )

@@ -16,7 +16,8 @@ from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
 from quantarena.toolchains.pytorch import _common, _export, _pt2e
-from quantarena.toolchains.pytorch.recipes import QatSeconds, TorchQatInt8, TorchQatInt8Facts
+from quantarena.toolchains.pytorch.facts import QatSeconds, TorchQatInt8Facts
+from quantarena.toolchains.pytorch.recipes import TorchQatInt8
 
 #: Steps averaged for the reported start and end training loss.
 LOSS_WINDOW = 10
@@ -39,12 +40,14 @@ def build(
     example = _common.example_inputs(images)
     data = torch.from_numpy(np.array(images.images, dtype=np.float32))
     target = workdir / "model.int8-qat.pt2"
+    remedy = _pt2e.resolve_reduce_range(recipe.reduce_range)
+    reduce_range = bool(remedy.value)
     with _common.captured_warnings(notes):
         teacher = _common.fp32_module(bundle)
         with torch.no_grad():
             # Teacher logits for every image and its mirror image, computed once.
             soft = {False: teacher(data), True: teacher(data.flip(-1))}
-        quantizer, config = _pt2e.x86_quantizer(is_qat=True, reduce_range=recipe.reduce_range)
+        quantizer, config = _pt2e.x86_quantizer(is_qat=True, reduce_range=reduce_range)
         captured = _export.export_dynamic(_common.fp32_module(bundle).train(), example).module()
         student = prepare_qat_pt2e(captured, quantizer)
         prepared = time.perf_counter()
@@ -66,11 +69,12 @@ def build(
         quantized_engine=_pt2e.KERNELS,
         flow="torch.export (train), prepare_qat_pt2e, distill, convert_pt2e, torch.export.save",
         quantizer="torchao X86InductorQuantizer, "
-        "get_default_x86_inductor_quantization_config(is_qat=True)",
+        f"get_default_x86_inductor_quantization_config(is_qat=True, reduce_range={reduce_range})",
         activations=activations,
         weights=weights,
         fp32_tensors_dropped=len(dropped),
         compiler=_pt2e.compiler(recipe.freezing),
+        saturation_remedy=_pt2e.remedy_fact(remedy, activations),
         teacher="FP32 model (same weights), KL divergence on logits, no labels",
         trained="conv/linear weights and batch-norm scale/shift" if recipe.train_batchnorm
         else "conv/linear weights (batch-norm scale/shift fixed)",

@@ -8,19 +8,26 @@ the two blocks are stored side by side and neither may overwrite the other.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
+from quantarena.toolchains.pytorch.facts import (
+    TorchCompiledFp32Facts,
+    TorchDynamicInt8Facts,
+    TorchEagerInt8Facts,
+    TorchFp32Facts,
+    TorchFxInt8Facts,
+    TorchPt2eInt8Facts,
+    TorchQatInt8Facts,
+)
 
 #: Quantized engines of ``torch.backends.quantized`` that run on x86. "x86" picks FBGEMM or
 #: oneDNN per operator; "fbgemm"/"onednn" force one library.
 X86Engine = Literal["x86", "fbgemm", "onednn"]
 
-#: How an artifact holding code was serialized: scripting, or tracing when scripting fails.
-Serializer = Literal["torch.jit.script", "torch.jit.trace"]
 
 TORCH = Needs(
     packages=("torch", "torchvision"),
@@ -32,6 +39,10 @@ TORCH_AND_TORCHAO = Needs(
     install="pip install 'quantarena[pytorch-quant]'",
     torch_module=True,
 )
+
+#: The PT2E saturation remedy knob: ``auto`` resolves per CPU (``hardware.saturation_remedy``),
+#: ``True``/``False`` force 7-bit / 8-bit activations.
+ReduceRange: TypeAlias = Literal["auto"] | bool
 
 #: Architectures with a quantizable torchvision twin whose state dict matches the plain model.
 QUANTIZABLE = frozenset({
@@ -49,77 +60,11 @@ PT2E_UNSUPPORTED_PREFIXES = ("resnet", "resnext", "wide_resnet")
 # --- facts shared by several builds -------------------------------------------------------------
 
 
-class ObserverFacts(BaseModel):
-    """An observer (or fake-quant) of ``torch.ao.quantization``, read back from an instance."""
-
-    model_config = ConfigDict(extra="forbid")
-    observer: str
-    dtype: str
-    granularity: Literal["per-channel", "per-tensor"]
-    scheme: Literal["symmetric", "affine"]
-    reduce_range: bool
-
-
-class QuantSpecFacts(BaseModel):
-    """A PT2E ``QuantizationSpec``, read back from the quantizer's config."""
-
-    model_config = ConfigDict(extra="forbid")
-    observer: str
-    dtype: str
-    granularity: Literal["per-channel", "per-tensor"]
-    scheme: Literal["symmetric", "affine"]
-    range: tuple[int, int]
-
-
-class TorchAoStaticFacts(BuildFacts):
-    """What an eager or FX static INT8 build did (``torch.ao.quantization``)."""
-
-    quantized_engine: str  # torch.backends.quantized.engine after the build
-    flow: str
-    activations: ObserverFacts
-    weights: ObserverFacts
-    serialized_with: Serializer
-    quantized_modules: dict[str, int]  # module class -> count, after convert
-    torch: str
-
-
-class Pt2eFacts(BuildFacts):
-    """What every PT2E build (PTQ or QAT) did: the quantizer and its read-back config."""
-
-    quantized_engine: str
-    flow: str
-    quantizer: str
-    activations: QuantSpecFacts
-    weights: QuantSpecFacts
-    fp32_tensors_dropped: int  # FP32 weights left on the converted module, not saved
-    compiler: str
-    torch: str
-    torchao: str
-
-
-# --- the recipes and their facts ----------------------------------------------------------------
-
-
-class TorchFp32Facts(BuildFacts):
-    """The FP32 artifact is a state dict; these say what reloads it."""
-
-    arch: str  # the torchvision architecture rebuilt at load
-    torch: str
-
-
 class TorchFp32(Recipe):
     summary: ClassVar[str] = "eager FP32 module under torch.inference_mode (the reference)"
     needs: ClassVar[Needs] = TORCH
     reference_rank: ClassVar[int | None] = 0  # the preferred FP32 reference of the whole tool
     Facts: ClassVar[type[BuildFacts]] = TorchFp32Facts
-
-
-class TorchCompiledFp32Facts(BuildFacts):
-    """How the program was exported and how a worker compiles it."""
-
-    export: str
-    compiler: str
-    torch: str
 
 
 class TorchCompiledFp32(Recipe):
@@ -144,12 +89,6 @@ class _StaticInt8(Recipe):
 
     calibration_images: int | None = Field(default=None, ge=1)  # None: the whole split
     calibration_batch: int = Field(default=16, ge=1)
-
-
-class TorchEagerInt8Facts(TorchAoStaticFacts):
-    """Eager mode fuses with the quantizable twin's own ``fuse_model``."""
-
-    fused: str
 
 
 class TorchEagerInt8(_StaticInt8):
@@ -178,12 +117,6 @@ class TorchEagerInt8(_StaticInt8):
         )
 
 
-class TorchFxInt8Facts(TorchAoStaticFacts):
-    """FX quantizes by a qconfig mapping, not a single qconfig."""
-
-    qconfig_mapping: str
-
-
 class TorchFxInt8(_StaticInt8):
     """FX graph mode: any symbolically traceable module, qconfig mapping of the engine."""
 
@@ -204,12 +137,6 @@ def _pt2e_problem(bundle: ModelBundle) -> str | None:
     )
 
 
-class TorchPt2eInt8Facts(Pt2eFacts):
-    """PT2E PTQ folds batch norm into the convolutions while preparing."""
-
-    fused: str
-
-
 class TorchPt2eInt8(_StaticInt8):
     """torch.export + torchao's X86InductorQuantizer; Inductor lowers to oneDNN INT8 kernels."""
 
@@ -219,41 +146,17 @@ class TorchPt2eInt8(_StaticInt8):
     needs: ClassVar[Needs] = TORCH_AND_TORCHAO
     Facts: ClassVar[type[BuildFacts]] = TorchPt2eInt8Facts
 
-    reduce_range: bool = False  # 7-bit activations, only for CPUs without VNNI
+    # Version 2: ``reduce_range`` became "auto" | bool (was bool, default False).
+    version: ClassVar[int] = 2
+
+    # 7-bit activations against the u8×s8 16-bit overflow of CPUs without VNNI. "auto": on where
+    # the CPU saturates; False is torchao's default (full 8 bits, unmitigated).
+    reduce_range: ReduceRange = "auto"
     freezing: bool = True
 
     @classmethod
     def model_problem(cls, bundle: ModelBundle) -> str | None:
         return _pt2e_problem(bundle)
-
-
-class QatSeconds(BaseModel):
-    """Where the QAT build's time went (the base adapter times the whole build)."""
-
-    model_config = ConfigDict(extra="forbid")
-    export_and_prepare: float
-    training: float
-    convert_and_save: float
-
-
-class TorchQatInt8Facts(Pt2eFacts):
-    """What training did, so a QAT result can be told from a failed one: losses before and after,
-    how far the weights moved, when observers and batch norm stopped changing."""
-
-    teacher: str
-    trained: str  # which parameters the optimizer moved
-    augmentation: str
-    loss_start: float  # mean of the first ``loss_window_steps`` steps
-    loss_end: float  # mean of the last ``loss_window_steps`` steps
-    loss_window_steps: int
-    loss_all_images_before: float
-    loss_all_images_after: float
-    loss_history: list[float]  # one loss per training step
-    weights_changed_fraction: float
-    weights_mean_relative_change: float
-    observers_frozen_at_step: int
-    batchnorm_frozen_at_step: int
-    seconds: QatSeconds
 
 
 class TorchQatInt8(Recipe):
@@ -264,6 +167,8 @@ class TorchQatInt8(Recipe):
     re-estimate them); observers stop updating at ``freeze_observers_step``.
     """
 
+    # Version 2: ``reduce_range`` became "auto" | bool (was bool, default False).
+    version: ClassVar[int] = 2
     precision: ClassVar[str] = "int8"
     calibrates: ClassVar[bool] = True
     summary: ClassVar[str] = (
@@ -289,24 +194,13 @@ class TorchQatInt8(Recipe):
     freeze_observers_step: int | None = None  # None: half of ``steps``
     calibration_images: int | None = Field(default=None, ge=1)  # None: the whole split
     seed: int = 0
-    reduce_range: bool = False
+    # As for ``TorchPt2eInt8`` (the fake quantizers train with the range the kernels will use).
+    reduce_range: ReduceRange = "auto"
     freezing: bool = True
 
     @classmethod
     def model_problem(cls, bundle: ModelBundle) -> str | None:
         return _pt2e_problem(bundle)
-
-
-class TorchDynamicInt8Facts(BuildFacts):
-    """Which layers dynamic quantization replaced (on a CNN, the classifier only)."""
-
-    quantized_engine: str
-    flow: str
-    weights: ObserverFacts
-    activations: str
-    quantized_layers: list[str]  # the nn.Linear layers replaced by dynamic INT8 ones
-    serialized_with: Serializer
-    torch: str
 
 
 class TorchDynamicInt8(Recipe):

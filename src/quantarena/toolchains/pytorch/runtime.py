@@ -6,17 +6,25 @@ one file) and ``torch.export`` programs (fp32-compiled, PT2E, QAT), which are co
 ``torch.compile`` (Inductor, freezing). Freezing turns weights into constants, which is what lets
 Inductor's quantization passes pack INT8 weights for oneDNN and replace quantize/dequantize + conv
 patterns by real INT8 convolutions; without it the INT8 graph runs as FP32 with fake quantization.
+
+Every session also knows its *exact twin* (``exact_twin``), decided here from the recipe: for PT2E
+and QAT programs the same ``.pt2`` graph run by PyTorch's eager ops without Inductor, so
+quantize/dequantize run in float around FP32 ops (exact arithmetic of the same quantized graph,
+no INT8 kernel and so no 16-bit saturation); for TorchScript INT8 none (packed int8 weights run
+only through the quantized engine's integer kernels); for FP32 none (nothing is quantized).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
+from quantarena.results.measurements import Unavailable
 from quantarena.toolchains.base import Recipe
 from quantarena.toolchains.pytorch import _common
 from quantarena.toolchains.pytorch.recipes import (
@@ -32,14 +40,41 @@ from quantarena.toolchains.pytorch.recipes import (
 #: Batch size compiled during ``load``: the latency pass runs at batch 1.
 LOAD_BATCH = 1
 
+#: Why FP32 sessions (eager or compiled) have no exact twin.
+FP32_HAS_NO_TWIN = Unavailable(reason="an FP32 graph has no quantized arithmetic")
+#: Why the exact twin itself has none.
+ALREADY_EXACT = Unavailable(
+    reason="this session is the exact twin: the quantized graph already runs in exact arithmetic"
+)
+#: A session made directly (tests, the FP32 reference helper), not by a loader that knows its
+#: artifact.
+UNDECLARED_TWIN = Unavailable(
+    reason="no exact twin was declared for this module (it was not loaded from an artifact)"
+)
+
+#: The quantized engine's integer kernels that run eager and FX INT8 artifacts.
+STATIC_INT8_KERNELS = "quantized::conv2d, quantized::linear"
+
+#: A session's exact twin: how to make it (on demand: it costs a load and memory the deployed
+#: session does not need), or why there is none.
+TwinSource: TypeAlias = "Callable[[], TorchModuleSession] | Unavailable"
+
 
 class TorchModuleSession:
     """Runs any callable torch module under ``inference_mode`` on NumPy batches. ``details``
-    are what the loader knows about the artifact (format, engine, compile facts)."""
+    are what the loader knows about the artifact (format, engine, compile facts); ``twin`` is
+    what the loader knows about its exact twin (see the module docstring)."""
 
-    def __init__(self, module: Any, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        module: Any,
+        details: Mapping[str, Any] | None = None,
+        *,
+        twin: TwinSource = UNDECLARED_TWIN,
+    ) -> None:
         self.module = module
         self.details: dict[str, Any] = dict(details or {})
+        self._twin = twin
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         import torch
@@ -71,6 +106,13 @@ class TorchModuleSession:
         info.update(self.details)
         return info
 
+    def exact_twin(self) -> TorchModuleSession | Unavailable:
+        """The same quantized graph in exact arithmetic (a new session each call), or why there
+        is none for this artifact."""
+        if isinstance(self._twin, Unavailable):
+            return self._twin
+        return self._twin()
+
 
 def _as_tensor(batch: np.ndarray) -> Any:
     """A tensor sharing ``batch``'s memory where it can: ``np.require`` copies only arrays that
@@ -89,16 +131,35 @@ def load(artifact: Path, recipe: Recipe, threads: int) -> TorchModuleSession:
         case TorchFp32():
             return load_state_dict(artifact)
         case TorchEagerInt8():
-            return load_torchscript(artifact, recipe.engine, "TorchScript (eager-mode INT8)")
+            return load_torchscript(
+                artifact, recipe.engine, "TorchScript (eager-mode INT8)",
+                twin=_packed_int8_has_no_twin(recipe.engine, STATIC_INT8_KERNELS),
+            )
         case TorchFxInt8():
-            return load_torchscript(artifact, recipe.engine, "TorchScript (FX INT8)")
+            return load_torchscript(
+                artifact, recipe.engine, "TorchScript (FX INT8)",
+                twin=_packed_int8_has_no_twin(recipe.engine, STATIC_INT8_KERNELS),
+            )
         case TorchDynamicInt8():
-            return load_torchscript(artifact, recipe.engine, "TorchScript (dynamic INT8 Linear)")
+            return load_torchscript(
+                artifact, recipe.engine, "TorchScript (dynamic INT8 Linear)",
+                twin=_packed_int8_has_no_twin(recipe.engine, "quantized::linear_dynamic"),
+            )
         case TorchCompiledFp32():
             return load_compiled(artifact, freezing=recipe.freezing, quantized=False)
         case TorchPt2eInt8() | TorchQatInt8():
             return load_compiled(artifact, freezing=recipe.freezing, quantized=True)
     raise TypeError(f"no PyTorch loader for {type(recipe).__name__}")
+
+
+def _packed_int8_has_no_twin(engine: str, kernels: str) -> Unavailable:
+    """Why eager, FX and dynamic INT8 artifacts have no exact twin: their converted modules hold
+    int8 weights packed for the quantized engine, and only its integer kernels execute them (no
+    quantize/dequantize pair around a float op is left to run in float instead)."""
+    return Unavailable(
+        reason=f"the TorchScript INT8 module holds int8 weights packed for the {engine!r} "
+        f"quantized engine, run only by its integer kernels ({kernels}): no faithful float path"
+    )
 
 
 def load_state_dict(artifact: Path) -> TorchModuleSession:
@@ -109,10 +170,12 @@ def load_state_dict(artifact: Path) -> TorchModuleSession:
     saved = torch.load(artifact, map_location="cpu", weights_only=True)
     module = torchvision.models.get_model(saved["arch"], weights=None)
     module.load_state_dict(saved["state_dict"])
-    return TorchModuleSession(module.eval())
+    return TorchModuleSession(module.eval(), twin=FP32_HAS_NO_TWIN)
 
 
-def load_torchscript(artifact: Path, engine: str, format_name: str) -> TorchModuleSession:
+def load_torchscript(
+    artifact: Path, engine: str, format_name: str, *, twin: Unavailable
+) -> TorchModuleSession:
     """A TorchScript module on ``engine``; deprecation warnings raised while loading become
     ``load_notes``."""
     import torch
@@ -121,10 +184,10 @@ def load_torchscript(artifact: Path, engine: str, format_name: str) -> TorchModu
     with _common.captured_warnings(notes):
         _common.set_engine(engine)
         # torch.jit.load has no annotations
-        module = torch.jit.load(str(artifact), map_location="cpu")  # type: ignore[no-untyped-call]
+        module = torch.jit.load(str(artifact), map_location="cpu")  # type: ignore[no-untyped-call]  # untyped torch API
         module.eval()
     details = {"engine": engine, "format": format_name, "load_notes": notes}
-    return TorchModuleSession(module, details)
+    return TorchModuleSession(module, details, twin=twin)
 
 
 def load_compiled(artifact: Path, *, freezing: bool, quantized: bool) -> TorchModuleSession:
@@ -137,13 +200,44 @@ def load_compiled(artifact: Path, *, freezing: bool, quantized: bool) -> TorchMo
     return session
 
 
+def load_exact(artifact: Path) -> TorchModuleSession:
+    """The exact twin of a PT2E/QAT program: the same ``.pt2`` graph loaded afresh and run by
+    PyTorch's eager ops, never compiled. Its quantize/dequantize ops round and clamp exactly as
+    the quantized graph says and the convolutions run in FP32 on the dequantized values, so
+    nothing saturates; the deployed session runs the same graph lowered by Inductor to oneDNN INT8
+    kernels. Loaded afresh rather than sharing the deployed module, so nothing Inductor did to
+    that one (frozen constants, guards) can reach this one."""
+    import torch
+
+    notes: list[str] = []
+    with _common.captured_warnings(notes):
+        _register_quantized_ops()
+        start = time.perf_counter()
+        module = torch.export.load(str(artifact)).module()
+        loaded = time.perf_counter() - start
+    details = {
+        "format": "torch.export program (.pt2)",
+        "compiler": "none: the exported graph run by eager PyTorch ops (no Inductor)",
+        "arithmetic": "exact: quantize/dequantize in float around FP32 ops, no INT8 kernels",
+        "exact_twin_of": "the Inductor-compiled session of the same artifact",
+        "export_load_seconds": round(loaded, 3),
+        "load_notes": notes,
+    }
+    return TorchModuleSession(module, details, twin=ALREADY_EXACT)
+
+
+def _register_quantized_ops() -> None:
+    """Importing torchao's x86 quantizer registers the ops a converted PT2E graph calls and
+    torchao's Inductor passes (weight prepack, qconv/qlinear fusions); without the passes Inductor
+    would leave quantize/dequantize ops in FP32. Registering passes compiles nothing."""
+    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer  # noqa: F401
+
+
 def _load_and_compile(artifact: Path, freezing: bool, quantized: bool) -> TorchModuleSession:
     import torch
 
     if quantized:
-        # Importing the quantizer registers torchao's Inductor passes (weight prepack, qconv/qlinear
-        # fusions); without them Inductor would leave quantize/dequantize ops in FP32.
-        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer  # noqa: F401
+        _register_quantized_ops()
 
     start = time.perf_counter()
     program = torch.export.load(str(artifact))
@@ -152,7 +246,12 @@ def _load_and_compile(artifact: Path, freezing: bool, quantized: bool) -> TorchM
     # Freezing is read from the global Inductor config: the per-call ``options`` route does not
     # reach the freezing passes in torch 2.14 (qconv weight prepack then fails at compile).
     torch._inductor.config.freezing = freezing
-    session = TorchModuleSession(torch.compile(module, backend="inductor", dynamic=False))
+    twin: TwinSource = (
+        functools.partial(load_exact, artifact) if quantized else FP32_HAS_NO_TWIN
+    )
+    session = TorchModuleSession(
+        torch.compile(module, backend="inductor", dynamic=False), twin=twin
+    )
     batch = np.zeros((LOAD_BATCH, *_input_shape(program)), dtype=np.float32)
     counted_before = _inductor_int8_counters()
     compile_start = time.perf_counter()

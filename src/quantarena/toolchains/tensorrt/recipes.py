@@ -87,9 +87,19 @@ class TrtInt8Facts(BuildFacts):
     engine: EngineFacts
 
 
+#: What runs the simulated graph, and in which arithmetic: TensorRT sums INT8 products in 32 bits,
+#: so the simulation keeps ONNX Runtime's Q/DQ pairs unfused rather than let the CPU's integer
+#: kernels (16-bit saturating sums without VNNI) score TensorRT's graph.
+SIMULATION_EXECUTED_BY = (
+    "onnxruntime CPUExecutionProvider in exact arithmetic (session.disable_quant_qdq=1: float "
+    "math between exact quantize/dequantize, as TensorRT's 32-bit INT8 accumulation; "
+    "simulation, no TensorRT)"
+)
+
+
 class TrtInt8SimulatedFacts(BuildFacts):
     graph: QdqGraphFacts
-    executed_by: str = "onnxruntime CPUExecutionProvider (simulation; no TensorRT)"
+    executed_by: str = SIMULATION_EXECUTED_BY
 
 
 class EngineKnobs(Recipe):
@@ -165,12 +175,15 @@ class TrtInt8(EngineKnobs, QdqKnobs):
 
 class TrtInt8Simulated(QdqKnobs):
     """The ``tensorrt:int8`` Q/DQ graph, checked against the explicit-quantization rules and run by
-    ONNX Runtime on the CPU. Accuracy is meaningful; speed is not TensorRT's and is not reported."""
+    ONNX Runtime on the CPU in exact arithmetic (Q/DQ pairs unfused, as TensorRT's 32-bit INT8
+    accumulation: the CPU's saturating integer kernels are not TensorRT's). Accuracy is
+    meaningful; speed is not TensorRT's and is not reported."""
 
     precision: ClassVar[str] = "int8"
     calibrates: ClassVar[bool] = True
     summary: ClassVar[str] = (
-        "TensorRT INT8 graph simulated on CPU (ONNX Runtime; accuracy only, no timing)"
+        "TensorRT INT8 graph simulated on CPU (ONNX Runtime, exact arithmetic; accuracy only, "
+        "no timing)"
     )
     needs: ClassVar[Needs] = Needs(
         packages=("onnx", "onnxruntime", "modelopt"),

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from quantarena.errors import ModelError, ToolchainUnavailable
+from quantarena.results.measurements import Unavailable
 from quantarena.toolchains.base import Recipe, Session
 from quantarena.toolchains.onnxruntime import runtime as ort_runtime
 from quantarena.toolchains.tensorrt.engine import import_tensorrt
@@ -28,19 +29,25 @@ from quantarena.toolchains.tensorrt.recipes import SIMULATED_TIMING, EngineKnobs
 
 def load(artifact: Path, recipe: Recipe, threads: int) -> Session:
     """The engine on the GPU, or the simulated variant's Q/DQ graph on ONNX Runtime's CPU
-    provider with the recipe's graph optimization level and the run's threads."""
+    provider with the recipe's graph optimization level and the run's threads, in exact
+    arithmetic: TensorRT accumulates INT8 products in 32 bits, so scoring the graph with the CPU's
+    fused integer kernels (whose u8×s8 sums saturate without VNNI) would charge TensorRT for the
+    CPU's arithmetic."""
     match recipe:
         case TrtInt8Simulated():
-            inner = ort_runtime.open_session(artifact, threads, recipe.graph_optimization)
+            inner = ort_runtime.open_session(
+                artifact, threads, recipe.graph_optimization, kind="qdq", exact=True
+            )
             return SimulatedInt8Session(inner)
         case EngineKnobs():
-            return TrtSession(artifact, recipe.max_batch)
+            return TrtSession(artifact, recipe.max_batch, recipe.precision)
     raise TypeError(f"no TensorRT loader for {type(recipe).__name__}")
 
 
 class SimulatedInt8Session:
-    """ONNX Runtime (CPU) running the TensorRT-ready Q/DQ graph: accuracy only. Its recipe
-    declares the speed unavailable; ``info`` says what was simulated."""
+    """ONNX Runtime (CPU) running the TensorRT-ready Q/DQ graph in exact arithmetic: accuracy
+    only. Its recipe declares the speed unavailable; ``info`` says what was simulated and in which
+    arithmetic."""
 
     def __init__(self, inner: ort_runtime.OrtSession) -> None:
         self.inner = inner
@@ -58,12 +65,18 @@ class SimulatedInt8Session:
             "timing": SIMULATED_TIMING,
         }
 
+    def exact_twin(self) -> Unavailable:
+        """None: the session is the exact arithmetic already (see ``load``)."""
+        return Unavailable(reason="the simulation already runs in exact arithmetic")
+
 
 class TrtSession:
     """One engine, one execution context, buffers sized for the profile's largest batch."""
 
-    def __init__(self, engine_path: Path, max_batch_hint: int) -> None:
+    def __init__(self, engine_path: Path, max_batch_hint: int, precision: str) -> None:
         import torch
+
+        self.precision = precision
 
         if not torch.cuda.is_available():
             raise ToolchainUnavailable(
@@ -80,8 +93,7 @@ class TrtSession:
             raise ModelError(f"TensorRT cannot deserialize {engine_path.name} (built by another "
                              f"TensorRT version or for another GPU?)")
         self.context = self.engine.create_execution_context()
-        # torch.cuda.Stream.__new__ has no annotations in torch's stubs
-        self.stream = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]
+        self.stream = torch.cuda.Stream(device=self.device)  # type: ignore[no-untyped-call]  # unannotated in torch's stubs
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
@@ -182,6 +194,15 @@ class TrtSession:
             info["engine_activation_memory_mb"] = int(activation) / 2**20
         info.update(device_memory(self.torch, self.device))
         return info
+
+    def exact_twin(self) -> Unavailable:
+        """None: an engine's kernels are TensorRT's choice, with no exact mode to switch to."""
+        if self.precision != "int8":
+            return Unavailable(reason=f"an {self.precision.upper()} engine has no quantized "
+                               "arithmetic")
+        return Unavailable(reason="a TensorRT engine has no exact-arithmetic mode (its INT8 "
+                           "accumulates in 32 bits); tensorrt:int8-simulated scores the same "
+                           "Q/DQ graph in exact arithmetic")
 
 
 def device_memory(torch: Any, device: Any) -> dict[str, Any]:

@@ -3,8 +3,10 @@ on the CPU where there is no GPU.
 
 ``tensorrt:int8-simulated`` is deliberately a separate variant, not a fallback: it builds the very
 Q/DQ graph ``tensorrt:int8`` would hand to TensorRT, proves it follows TensorRT's explicit
-quantization rules, and measures its accuracy with ONNX Runtime. Its recipe declares its speed
-unavailable, so no CPU latency is ever reported as TensorRT speed.
+quantization rules, and measures its accuracy with ONNX Runtime in exact arithmetic (Q/DQ pairs
+unfused, as TensorRT's 32-bit INT8 accumulation, so the CPU's saturating integer kernels never
+count against TensorRT). Its recipe declares its speed unavailable, so no CPU latency is ever
+reported as TensorRT speed.
 """
 
 from __future__ import annotations
