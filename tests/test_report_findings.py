@@ -53,3 +53,17 @@ def test_markdown_and_html_show_the_same_findings() -> None:
     for note in notes(results):
         assert f"- `{note.variant}`: {note.text}" in text
         assert f"<li><code>{escape(note.variant)}</code>: {escape(note.text)}</li>" in page
+
+
+def test_measurements_missing_for_one_reason_share_a_line() -> None:
+    results = make_report_results()
+    v = results.variant("onnxruntime:int8")
+    assert v is not None
+    for what in ("latency", "throughput", "cpu_time"):
+        v.unavailable[what] = "simulated on the CPU"
+    v.unavailable["kernel"] = "already exact"
+    missing = {m.why: m for m in unmeasured(results)}
+    assert missing["simulated on the CPU"].what == "latency, throughput, cpu_time"
+    assert missing["simulated on the CPU"].variants == ("onnxruntime:int8",)
+    assert missing["already exact"].what == "kernel"
+    assert "latency, throughput, cpu_time of `onnxruntime:int8`" in render_markdown(results)

@@ -10,7 +10,7 @@ from quantarena.results.schema import Results, VariantResult
 
 @dataclass(frozen=True)
 class Unmeasured:
-    """One measurement missing for the same reason on one or more variants."""
+    """Measurements missing for the same reason on the same variants ("latency, throughput")."""
 
     what: str
     why: str
@@ -25,15 +25,19 @@ class Note:
 
 
 def unmeasured(results: Results) -> list[Unmeasured]:
-    """``unavailable`` entries grouped by (what, why), in first-seen order."""
+    """``unavailable`` entries grouped by (what, why), in first-seen order; measurements missing
+    for the same reason on the same variants then share one line."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for v in results.variants:
         for what, why in v.unavailable.items():
             grouped.setdefault((what, why), []).append(v.name)
+    merged: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (what, why), names in grouped.items():
+        merged.setdefault((why, tuple(names)), []).append(what)
     measured = {v.name for v in results.variants if v.status == "ok"}
     return [
-        Unmeasured(what, why, tuple(names), len(names) > 1 and set(names) == measured)
-        for (what, why), names in grouped.items()
+        Unmeasured(", ".join(whats), why, names, len(names) > 1 and set(names) == measured)
+        for (why, names), whats in merged.items()
     ]
 
 
