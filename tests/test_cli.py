@@ -64,6 +64,10 @@ def test_list_reports_each_variant() -> None:
         (["run", "--threads", "zero"], "threads", 2),
         (["run", "--recipe", "onnxruntime:int8=3"], "VARIANT.KNOB=VALUE", 2),
         (["report", "/nonexistent/run"], "no results found", 6),
+        (["run", "--recipe", "onnxruntime:int8.calibration_method=[x"], "not valid YAML", 2),
+        (["run", "--config", "/"], "cannot read config file", 2),
+        (["run", "--seed", "-1"], "seed", 2),
+        (["run", "--threads", "0"], "threads", 2),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str, code: int) -> None:

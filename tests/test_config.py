@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from quantarena.config import RunConfig, load_config
+from quantarena.config import RunConfig, load_config, usable_cpus
 from quantarena.errors import ConfigError
 from quantarena.toolchains.registry import DEFAULT_VARIANTS
 
@@ -58,3 +58,53 @@ def test_recipe_flags_merge_into_the_files_recipes(tmp_path: Path) -> None:
     assert config.recipes == {
         "onnxruntime:int8": {"calibration_method": "minmax", "per_channel": False}
     }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"seed": -1}, "seed: Input should be greater than or equal to 0"),
+        ({"input_size": 0}, "input_size"),
+        ({"std": [0.2, 0.0, 0.2]}, "std: every std must be > 0"),
+        ({"input_size": 224, "resize": 200}, "resize (200) must be >= input_size (224)"),
+        ({"measure": {"latency_target_ci": 1.0}}, "latency_target_ci"),
+        (
+            {"measure": {"throughput_min_seconds": 5, "throughput_max_seconds": 2}},
+            "throughput_max_seconds must be >= throughput_min_seconds",
+        ),
+        ({"measure": {"throughput_batches": [8, 8]}}, "batch size is listed twice"),
+        ({"measure": {"latency_min_iterations": 0}}, "latency_min_iterations"),
+    ],
+)
+def test_values_out_of_their_range_are_config_errors(
+    overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, overrides)
+    assert message in str(caught.value)
+    assert "Value error," not in str(caught.value)  # pydantic's prefix is dropped
+
+
+def test_default_threads_are_the_usable_cpus() -> None:
+    assert RunConfig().threads == len(usable_cpus())
+    assert RunConfig().warnings() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["measure: 5\n", "recipes: [a, b]\n", "recipes:\n  onnxruntime:int8: 3\n"],
+)
+def test_yaml_sections_that_are_not_mappings_are_config_errors(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(path, {})
+
+
+def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path, {})  # a folder
+    binary = tmp_path / "exp.yaml"
+    binary.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(binary, {})

@@ -12,7 +12,8 @@ from quantarena.config import MeasureConfig
 from quantarena.measure.accuracy import Predictions
 from quantarena.measure.latency import measure_latency, measure_throughput
 from quantarena.measure.stats import mcnemar_exact_p, median_ci
-from quantarena.results.measurements import Contention, Latency, PairedComparison, Throughput
+from quantarena.results.accuracy import PairedComparison
+from quantarena.results.measurements import Contention, Latency, Throughput
 
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (3, 10), (10, 3), (7, 7), (0, 12), (40, 61)])

@@ -47,7 +47,8 @@ def test_report_renders_a_1x_file(v1_run: Path, capsys: pytest.CaptureFixture[st
     assert "Machine: AMD EPYC (2 logical cores; ISA: avx2, fma), 2 threads, 23.5 GB" in text
     # the drift note was stored by 1.x and is derived again from the latency: shown once
     assert text.count("`pytorch:int8-pt2e`: batch-1 latency drifted +41.2%") == 1
-    assert "- latency of `tensorrt:int8-simulated`: graph simulated on CPU" in text
+    simulated = "- latency, throughput, energy of `tensorrt:int8-simulated`: graph simulated on CPU"
+    assert simulated in text
     pngs = sorted(p.name for p in (v1_run / "charts").iterdir())
     assert pngs == [
         "accuracy_vs_latency.png",

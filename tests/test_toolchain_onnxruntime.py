@@ -20,7 +20,8 @@ from quantarena import hardware
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ModelError
 from quantarena.models.spec import ModelBundle
-from quantarena.results.measurements import PairedComparison, Unavailable
+from quantarena.results.accuracy import PairedComparison
+from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildFacts, BuildOutcome, Recipe, Session, get_toolchain
 from quantarena.toolchains.onnxruntime import OrtFp32, OrtSession, OrtStaticInt8
 from quantarena.toolchains.onnxruntime.build import resolve_reduce_range

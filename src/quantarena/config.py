@@ -13,9 +13,24 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from quantarena.errors import ConfigError
+from quantarena.errors import ConfigError, QuantarenaError, one_line
 
 DEFAULT_DATASET = Path("../shared/datasets/imagenet-val-sample")
+#: where runs go without ``--out``: ``runs/MODEL-TIMESTAMP``
+RUNS_DIR = Path("runs")
+
+
+def usable_cpus() -> list[int]:
+    """The CPU ids this process may run on (its affinity mask, which a container, ``taskset`` or
+    a batch scheduler may have narrowed), not the machine's count: more threads than these only
+    make the runtimes' threads wait for each other, and pinning to any other id fails."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def _cpu_list(cpus: list[int]) -> str:
+    return ",".join(str(c) for c in cpus)
 
 
 def default_variants() -> list[str]:
@@ -46,7 +61,10 @@ class MeasureConfig(_Strict):
     latency_min_seconds: float = Field(3.0, ge=0, description="... and for at least this long")
     latency_max_seconds: float = Field(20.0, gt=0, description="time cap of the batch-1 pass")
     latency_target_ci: float = Field(
-        0.01, gt=0, description="stop once the 95% CI of the median is within +/- this fraction"
+        0.01,
+        gt=0,
+        lt=1,
+        description="stop once the 95% CI of the median is within +/- this fraction",
     )
     warmup_max_seconds: float = Field(
         10.0, ge=0, description="warm-up stops when stable or at this cap"
@@ -64,10 +82,16 @@ class MeasureConfig(_Strict):
 
     @model_validator(mode="after")
     def _caps(self) -> MeasureConfig:
+        """Caps below their minimums, or batch sizes that cannot run, would otherwise surface as
+        a measurement that silently never met its own rule, or a worker crash, hours later."""
         if self.latency_max_seconds < self.latency_min_seconds:
             raise ValueError("latency_max_seconds must be >= latency_min_seconds")
+        if self.throughput_max_seconds < self.throughput_min_seconds:
+            raise ValueError("throughput_max_seconds must be >= throughput_min_seconds")
         if any(b < 1 for b in self.throughput_batches):
             raise ValueError("throughput batch sizes must be >= 1")
+        if len(set(self.throughput_batches)) != len(self.throughput_batches):
+            raise ValueError("a throughput batch size is listed twice")
         return self
 
 
@@ -75,7 +99,9 @@ class RunConfig(_Strict):
     """One benchmark run: a model, a dataset, the variants to compare and how to measure them."""
 
     model: str = Field(
-        "mobilenet_v2", description="torchvision classifier name or path to an .onnx file"
+        "mobilenet_v2",
+        description="torchvision classifier name, path to an .onnx file, or "
+        "package.module:factory(key=value, ...) returning a torch module",
     )
     weights: str = Field(
         "default",
@@ -83,13 +109,19 @@ class RunConfig(_Strict):
                     ".pth file",
     )
     input_size: int | None = Field(
-        None, description="ONNX models: crop size (default: from the file)"
+        None, ge=1,
+        description="ONNX files and factory models: crop size (ONNX default: from the file; "
+        "required for a factory)",
     )
-    resize: int | None = Field(None, description="ONNX models: shorter-side resize before the crop")
+    resize: int | None = Field(
+        None, ge=1, description="ONNX files and factory models: shorter-side resize before the crop"
+    )
     mean: tuple[float, float, float] | None = Field(
-        None, description="ONNX models: per-channel mean"
+        None, description="ONNX files and factory models: per-channel mean"
     )
-    std: tuple[float, float, float] | None = Field(None, description="ONNX models: per-channel std")
+    std: tuple[float, float, float] | None = Field(
+        None, description="ONNX files and factory models: per-channel std"
+    )
     data: Path = Field(
         DEFAULT_DATASET,
         description="labeled image folder (images/ + labels.csv, or wnid sub-folders)",
@@ -106,13 +138,16 @@ class RunConfig(_Strict):
     eval_images: int | None = Field(
         None, ge=1, description="images in the evaluation split (default: the rest)"
     )
-    seed: int = Field(0, description="seed of the split and of random weights")
+    seed: int = Field(0, ge=0, description="seed of the split and of random weights")
     threads: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=lambda: len(usable_cpus()),
         ge=1,
-        description="intra-op threads of every runtime",
+        description="intra-op threads of every runtime (default: the CPUs this process may use; "
+                    "more than those is allowed, with a warning)",
     )
-    pin_cpus: list[int] | None = Field(None, description="CPU ids every worker is pinned to")
+    pin_cpus: list[int] | None = Field(
+        None, description="CPU ids every worker is pinned to (each must be usable here)"
+    )
     malloc: Literal["steady", "system"] = Field(
         "steady",
         description="glibc allocator of every worker: 'steady' fixes its mmap/trim thresholds "
@@ -137,12 +172,83 @@ class RunConfig(_Strict):
             raise ValueError("a variant is listed twice")
         return value
 
+    @field_validator("pin_cpus")
+    @classmethod
+    def _usable_cpus_only(cls, value: list[int] | None) -> list[int] | None:
+        """Checked here, not in the worker: there ``sched_setaffinity`` fails with a bare
+        ``OSError: [Errno 22]`` that reads like a model failure, after the run has started."""
+        if not value:
+            return value
+        usable = usable_cpus()
+        missing = sorted(set(value) - set(usable))
+        if missing:
+            raise ValueError(
+                f"CPU {_cpu_list(missing)} {'is' if len(missing) == 1 else 'are'} not usable "
+                f"here; usable CPUs: {_cpu_list(usable)}"
+            )
+        return value
+
+    @field_validator("std")
+    @classmethod
+    def _positive_std(
+        cls, value: tuple[float, float, float] | None
+    ) -> tuple[float, float, float] | None:
+        """Normalization divides by each channel's std: zero would turn every image into
+        infinities, a negative one flips the channel."""
+        if value is not None and any(s <= 0 for s in value):
+            raise ValueError("every std must be > 0")
+        return value
+
+    @model_validator(mode="after")
+    def _factory_reference(self) -> RunConfig:
+        """A factory reference is parsed (not imported) here, so a typo or a missing
+        ``--input-size`` fails before any worker starts."""
+        from quantarena.models.reference import model_kind, parse_factory
+
+        if model_kind(self.model) != "factory":
+            return self
+        try:
+            parse_factory(self.model)
+        except QuantarenaError as exc:
+            raise ValueError(str(exc)) from None
+        if self.input_size is None:
+            raise ValueError(f"--model {self.model!r} is a factory: --input-size is required")
+        return self
+
+    @model_validator(mode="after")
+    def _crop_fits(self) -> RunConfig:
+        """The center crop is taken from the resized image, so it cannot be larger."""
+        if self.resize is not None and self.input_size is not None:
+            if self.resize < self.input_size:
+                raise ValueError(
+                    f"resize ({self.resize}) must be >= input_size ({self.input_size}): the crop "
+                    "is cut from the resized image"
+                )
+        return self
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but make the numbers worse, one line each, for the run to
+        print and record. More threads than usable CPUs is allowed (someone may study
+        oversubscription) but every latency is then inflated by threads waiting for a core, and
+        a time-capped pass may time only a call or two."""
+        lines = []
+        usable = self.pin_cpus or usable_cpus()
+        kind = "pinned" if self.pin_cpus else "usable"
+        if self.threads > len(usable):
+            lines.append(
+                f"--threads {self.threads} is more than the {len(usable)} {kind} CPU(s) "
+                f"({_cpu_list(usable)}): the runtimes' threads will wait for each other and "
+                f"every latency will be inflated; --threads {len(usable)} measures the machine"
+            )
+        return lines
+
     def resolved(self) -> RunConfig:
         """A copy with the output folder and paths made concrete (what the results record)."""
         out = self.out
         if out is None:
-            stem = Path(self.model).stem if self.model.endswith(".onnx") else self.model
-            out = Path("runs") / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+            from quantarena.models.reference import run_stem
+
+            out = RUNS_DIR / f"{run_stem(self.model)}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         return self.model_copy(update={"out": out, "cache_dir": self.cache_dir.expanduser()})
 
 
@@ -155,15 +261,20 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
         try:
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"{path} is not valid YAML: {one_line(exc)}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {one_line(exc)}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping of settings")
         data.update(loaded)
     overrides = dict(overrides)
-    measure = dict(data.pop("measure", {}) or {})
+    measure = dict(_mapping(data.pop("measure", {}), "measure"))
     measure.update(overrides.pop("measure", {}) or {})
     # Recipe knobs merge per variant: a flag changes one knob, not the file's whole recipe.
-    recipes = {k: dict(v or {}) for k, v in (data.pop("recipes", {}) or {}).items()}
+    recipes = {
+        str(k): dict(_mapping(v, f"recipes.{k}"))
+        for k, v in _mapping(data.pop("recipes", {}), "recipes").items()
+    }
     for variant, knobs in (overrides.pop("recipes", {}) or {}).items():
         recipes.setdefault(variant, {}).update(knobs)
     data.update({k: v for k, v in overrides.items() if v is not None})
@@ -173,6 +284,22 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
         return RunConfig(**data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {_message(e['msg'])}"
+            for e in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _mapping(value: Any, key: str) -> dict[Any, Any]:
+    """``value`` of the YAML key ``key`` as a mapping (empty when left blank), or one line saying
+    it is not one: ``dict(5)`` would otherwise be a ``TypeError`` traceback."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"invalid configuration: {key} must be a mapping of settings")
+    return value
+
+
+def _message(text: str) -> str:
+    """Pydantic's message without the "Value error, " it prefixes to our own validators' text."""
+    return text.removeprefix("Value error, ")

@@ -1,21 +1,42 @@
 """Preprocess a split once into a ``.npy`` file that workers memory-map, so measurement loops time
-inference and never JPEG decoding. Files are keyed by (image list, preprocessing) and reused."""
+inference and never JPEG decoding. Entries are keyed by image contents and preprocessing (see
+``cache_entry``), verified against their content hash each time they are reused, and rebuilt
+when they are not intact: a damaged cache costs one line and a rebuild, never wrong numbers."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from quantarena.data.cache_entry import (
+    CACHE_FORMAT,
+    EntryPaths,
+    decoder_versions,
+    entry_key,
+    entry_problem,
+    read_meta,
+    source_digests,
+    write_meta,
+)
 from quantarena.data.dataset import Sample
-from quantarena.data.preprocess import load_image
+from quantarena.data.preprocess import captured_warnings, decode_image
+from quantarena.errors import DataError
 from quantarena.models.spec import PreprocessSpec
+
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -46,70 +67,117 @@ class ImageArray:
         return out
 
 
-def _key(samples: list[Sample], spec: PreprocessSpec) -> str:
-    digest = hashlib.sha256()
-    for s in samples:
-        stat = s.path.stat()
-        digest.update(f"{s.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{s.label}\n".encode())
-    digest.update(spec.key().encode())
-    return digest.hexdigest()[:24]
-
-
 def cache_split(
-    samples: list[Sample], spec: PreprocessSpec, cache_dir: Path, desc: str, threads: int = 2
+    samples: list[Sample],
+    spec: PreprocessSpec,
+    cache_dir: Path,
+    desc: str,
+    threads: int = 2,
+    log: Log | None = None,
 ) -> Path:
     """Write (or reuse) the preprocessed tensors of ``samples``; returns the ``.npy`` path.
 
-    A ``.json`` beside it holds labels and file names. Writing goes to a temporary name first,
-    so an interrupted run never leaves a half-written cache behind.
+    A reused entry is verified first (sidecar, size, SHA-256 of the array); a damaged one is
+    reported in one line through ``log`` (default: stderr) and rebuilt. A ``.json`` sidecar
+    beside the array holds labels, file names, the content hash and the PIL warnings of each
+    image. Both files are written under temporary names and renamed, so an interrupted run never
+    leaves a half-written entry, and a process that has the old file mapped keeps reading it.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = _key(samples, spec)
-    array_path = cache_dir / f"{key}.npy"
-    meta_path = cache_dir / f"{key}.json"
-    if array_path.exists() and meta_path.exists():
-        return array_path
+    key = entry_key(samples, spec, source_digests(samples, threads))
+    paths = EntryPaths.of(cache_dir, key)
+    if paths.array.exists() or paths.meta.exists():
+        problem = entry_problem(paths)
+        if problem is None:
+            os.utime(paths.meta)  # marks the entry used, for ``cache clear --older-than``
+            return paths.array
+        (log or _stderr)(f"cache entry {key} ({desc}) is corrupt: {problem}; rebuilding")
+    _build(samples, spec, paths, key, desc, threads)
+    return paths.array
+
+
+def _build(
+    samples: list[Sample], spec: PreprocessSpec, paths: EntryPaths, key: str, desc: str,
+    threads: int,
+) -> None:
     shape = (len(samples), 3, spec.crop, spec.crop)
-    tmp = cache_dir / f"{key}.{os.getpid()}.partial.npy"
+    tmp = paths.array.with_name(f"{key}.{os.getpid()}.partial.npy")
+    digest = hashlib.sha256()
+    notes: dict[str, list[str]] = {}
     array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            images = pool.map(lambda s: load_image(s.path, spec), samples)
+        with captured_warnings(), ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            decoded = pool.map(lambda s: decode_image(s.path, spec), samples)
             for i, image in enumerate(
-                tqdm(images, total=len(samples), desc=desc, unit="img", leave=False)
+                tqdm(decoded, total=len(samples), desc=desc, unit="img", leave=False)
             ):
-                array[i] = image
+                array[i] = image.array
+                digest.update(array[i].tobytes())
+                for note in image.notes:
+                    notes.setdefault(note, []).append(samples[i].name)
         array.flush()
         del array
-        meta = {"files": [s.name for s in samples], "labels": [s.label for s in samples]}
-        meta_path.write_text(json.dumps(meta))
-        tmp.replace(array_path)
+        tmp.replace(paths.array)
     finally:
         tmp.unlink(missing_ok=True)
-    return array_path
+    write_meta(
+        paths.meta,
+        {
+            "format": CACHE_FORMAT,
+            "key": key,
+            "split": desc,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "shape": list(shape),
+            "dtype": "float32",
+            "sha256": digest.hexdigest(),
+            "preprocessing": asdict(spec),
+            "versions": decoder_versions(),
+            "image_notes": notes,
+            "files": [s.name for s in samples],
+            "labels": [s.label for s in samples],
+        },
+    )
+
+
+def _broken(array_path: Path, why: str) -> DataError:
+    return DataError(
+        f"cached split {array_path} is {why}; run again (the cache verifies and rebuilds it) "
+        "or remove it with 'quantarena cache clear'"
+    )
 
 
 def read_head(array_path: Path, count: int) -> np.ndarray:
     """The first ``count`` images of a cached split, read into private memory (not mapped), so a
     measuring worker's resident memory holds only what it timed, not pages of the whole split."""
-    with array_path.open("rb") as handle:
-        major, _ = np.lib.format.read_magic(handle)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if major == 1
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, _, dtype = read_header(handle)
-        count = min(count, shape[0])
-        per_image = int(np.prod(shape[1:]))
-        data = np.fromfile(handle, dtype=dtype, count=count * per_image)
+    try:
+        with array_path.open("rb") as handle:
+            major, _ = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(handle)
+            count = min(count, shape[0])
+            per_image = int(np.prod(shape[1:]))
+            data = np.fromfile(handle, dtype=dtype, count=count * per_image)
+    except (OSError, ValueError) as exc:
+        raise _broken(array_path, f"unreadable ({type(exc).__name__})") from exc
+    if data.size != count * per_image:
+        raise _broken(array_path, "truncated")
     return data.reshape((count, *shape[1:])).astype(np.float32, copy=False)
 
 
 def load_split(array_path: Path) -> ImageArray:
-    """Memory-map a cached split (read-only)."""
-    meta = json.loads(array_path.with_suffix(".json").read_text())
-    images = np.load(array_path, mmap_mode="r")
-    return ImageArray(
-        images=images, labels=np.asarray(meta["labels"], dtype=np.int64), files=meta["files"]
-    )
+    """Memory-map a cached split (read-only). A damaged file is a ``DataError`` naming it (the
+    run verified it when it started; this catches damage done since)."""
+    try:
+        meta = read_meta(array_path.with_suffix(".json"))
+        images = np.load(array_path, mmap_mode="r")
+        labels = np.asarray(meta["labels"], dtype=np.int64)
+        files = list(meta["files"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _broken(array_path, f"unreadable ({exc})") from exc
+    if not images.shape[0] == len(labels) == len(files):
+        raise _broken(array_path, "inconsistent with its sidecar")
+    return ImageArray(images=images, labels=labels, files=files)

@@ -11,8 +11,8 @@ from tqdm import tqdm
 
 from quantarena.data.cache import ImageArray
 from quantarena.hardware import Int8Arithmetic
+from quantarena.results.accuracy import Accuracy, PairedComparison
 from quantarena.results.kernel import KernelCheck
-from quantarena.results.measurements import Accuracy, PairedComparison
 
 TOP_K = 5
 

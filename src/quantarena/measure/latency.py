@@ -66,7 +66,13 @@ def time_calls(
     target_ci: float,
     warmup_max_seconds: float,
 ) -> Latency:
-    """Warm up, then time calls until (count, duration and CI target) or the time cap."""
+    """Warm up, then time calls until (count, duration and CI target) or the time cap.
+
+    The cap wins over the minimum count (a pass must end), so a slow call can leave fewer calls
+    than ``min_iterations``, even one. The result then carries the minimum, and its row says how
+    few were timed; with too few calls for a 95% CI of the median there is no CI, never a
+    zero-width one (``Latency.from_samples``).
+    """
     warm = warm_up(run, inputs, warmup_max_seconds)
     times: list[float] = []
     start = time.perf_counter()
@@ -92,6 +98,7 @@ def time_calls(
         stop_reason=reason,
         warmup_iterations=warm.iterations,
         warmup_stable=warm.stable,
+        min_iterations=min_iterations,
     )
 
 

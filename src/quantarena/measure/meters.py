@@ -25,9 +25,9 @@ from quantarena.measure.contention import ContentionWindow
 from quantarena.measure.energy import NO_SENSOR, EnergyCounters
 from quantarena.measure.latency import batch_of, measure_latency, measure_throughput
 from quantarena.measure.memory import peak_rss_mb
+from quantarena.results.accuracy import Accuracy
 from quantarena.results.kernel import KernelCheck
 from quantarena.results.measurements import (
-    Accuracy,
     Block,
     Contention,
     CpuTime,

@@ -57,13 +57,16 @@ class ModelBundle:
     """The FP32 reference every toolchain starts from, as files on disk.
 
     Built once per run by a worker process (so the orchestrator never imports torch) and handed
-    to every ``Toolchain.build`` call. ``torch_arch``/``torch_state_path`` are ``None`` when the
-    model came from a user's ONNX file: PyTorch toolchains then report themselves unavailable.
+    to every ``Toolchain.build`` call. A torch module is rebuilt from ``torch_state_path`` and
+    either ``torch_arch`` (a torchvision architecture, which may have a quantizable twin) or
+    ``torch_factory`` (a user's ``package.module:factory(...)``, called again in each worker);
+    both are ``None`` when the model came from a user's ONNX file: PyTorch toolchains then report
+    themselves unavailable. ``torch_factory`` came last, so older ``bundle.json`` files lack it.
     """
 
     name: str
-    source: str  # "torchvision" | "onnx"
-    weights: str  # weights enum name, "none", or a file path
+    source: str  # "torchvision" | "onnx" | "factory"
+    weights: str  # weights enum name, "none", "factory-default", or a file path
     pretrained: bool  # False for random weights: accuracy is then unavailable
     input_shape: tuple[int, int, int]  # C, H, W
     preprocessing: PreprocessSpec
@@ -74,6 +77,19 @@ class ModelBundle:
     torch_arch: str | None = None
     torch_state_path: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    torch_factory: str | None = None
+
+    @property
+    def has_torch_module(self) -> bool:
+        """Whether PyTorch variants can rebuild the FP32 module from this bundle."""
+        return self.torch_state_path is not None and (
+            self.torch_arch is not None or self.torch_factory is not None
+        )
+
+    @property
+    def torch_source(self) -> str | None:
+        """What the torch module is rebuilt from: the torchvision name or the factory."""
+        return self.torch_factory or self.torch_arch
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -99,6 +115,7 @@ class ModelBundle:
             if data.get("torch_state_path")
             else None,
             notes=tuple(data.get("notes", ())),
+            torch_factory=data.get("torch_factory"),
         )
 
     def save(self, path: Path) -> None:

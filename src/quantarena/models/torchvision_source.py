@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ def _check_name(name: str) -> None:
     if name not in names:
         close = difflib.get_close_matches(name, names, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        if "." in name or "/" in name:
+            hint += (
+                "; a PyTorch factory is written package.module:factory, an ONNX file ends in .onnx"
+            )
         raise ModelError(f"unknown torchvision classifier {name!r}{hint}")
 
 
@@ -125,7 +130,9 @@ def preprocess_spec(weights: Any | None, name: str) -> PreprocessSpec:
     )
 
 
-def load_state_dict(name: str, weights: str, seed: int) -> tuple[dict[str, Any], Any | None, bool]:
+def load_state_dict(
+    name: str, weights: str, seed: int
+) -> tuple[Mapping[str, Any], Any | None, bool]:
     """(state dict, weights enum member or None, pretrained?) for ``name``.
 
     ``weights`` may also be a path to a ``.pth`` state dict of the same architecture.
@@ -133,18 +140,12 @@ def load_state_dict(name: str, weights: str, seed: int) -> tuple[dict[str, Any],
     import torch
     import torchvision
 
+    from quantarena.models.checkpoint import load_checkpoint
+
     _check_name(name)
     path = Path(weights)
     if weights not in ("none", "default") and (path.suffix in (".pth", ".pt") or path.exists()):
-        if not path.exists():
-            raise ModelError(f"weights file not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise ModelError(f"cannot read weights file {path}: {exc}") from exc
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        return state, None, True
+        return load_checkpoint(path), None, True
     member = resolve_weights(name, weights)
     if member is None:
         torch.manual_seed(seed)
@@ -170,10 +171,8 @@ def build_module(arch: str, state_path: Path) -> Any:
     import torch
     import torchvision
 
+    from quantarena.models.checkpoint import load_fitting
+
     module = torchvision.models.get_model(arch, weights=None)
-    state = torch.load(state_path, map_location="cpu", weights_only=True)
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelError(f"weights do not fit {arch}: {str(exc).splitlines()[0]}") from exc
+    load_fitting(module, torch.load(state_path, map_location="cpu", weights_only=True), arch)
     return module.eval()

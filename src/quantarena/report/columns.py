@@ -139,7 +139,7 @@ def _status(v: VariantResult, _: Results) -> Cell:
 
 COLUMNS: list[Column] = [
     Column("Variant", "toolchain:recipe", lambda v, _: Cell(v.name), kind="name"),
-    Column("Status", "ok, failed or unavailable", _status, kind="status"),
+    Column("Status", "ok, failed, unavailable or not_run", _status, kind="status"),
     Column("Top-1", "top-1 accuracy on the evaluation split", top1_cell),
     Column("Δ top-1 (pp)",
            "change vs the FP32 reference, percentage points, 95% CI; n.s. = not significant",

@@ -11,8 +11,8 @@ import numpy as np
 
 from quantarena.errors import ResultsError
 from quantarena.report.columns import DASH, throughput_cell, top1_cell
+from quantarena.results.accuracy import PairedComparison
 from quantarena.results.io import load_results
-from quantarena.results.measurements import PairedComparison
 from quantarena.results.schema import Results, VariantResult
 
 

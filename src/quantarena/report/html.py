@@ -40,6 +40,7 @@ def _warnings(results: Results) -> str:
     texts = []
     if results.environment.load_warning:
         texts.append(f"Warning: {results.environment.load_warning}; numbers may be skewed.")
+    texts += [f"Warning: {text}." for text in results.warnings]
     if not results.model.pretrained:
         texts.append("Random weights: accuracy is not meaningful and is not reported.")
     return "".join(f'<div class="warn">{e(t)}</div>' for t in texts)

@@ -93,7 +93,7 @@ def cards(results: Results) -> str:
         size, name = min(sizes)
         found.append(("Smallest artifact", f"{size:.2f} MB", name))
     counts = {s: sum(v.status == s for v in results.variants)
-              for s in ("ok", "failed", "unavailable")}
+              for s in ("ok", "failed", "unavailable", "not_run")}
     found.append(("Variants", str(len(results.variants)),
                   ", ".join(f"{n} {s}" for s, n in counts.items() if n)))
     return '<div class="cards">' + "".join(

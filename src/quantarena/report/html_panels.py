@@ -46,7 +46,11 @@ def dataset_panel(results: Results) -> str:
         ("evaluation images", d.eval_images), ("calibration images", d.calibration_images),
         ("split seed", d.seed), ("evaluation list SHA-256", Code(d.eval_list_sha256)),
         ("calibration list SHA-256", Code(d.calibration_list_sha256)),
-        ("skipped images", len(d.skipped_images)), *(d.model_extra or {}).items(),
+        ("skipped images", len(d.skipped_images)),
+        ("ignored folders", ", ".join(d.ignored_folders) or "none"),
+        ("image warnings", f"{d.image_notes_count}: " + "; ".join(d.image_notes)
+         if d.image_notes_count else "none"),
+        *(d.model_extra or {}).items(),
     ])
 
 

@@ -24,6 +24,19 @@ def _findings(results: Results) -> list[str]:
     return lines
 
 
+def _incomplete(results: Results) -> list[str]:
+    """An interrupted run says so above everything else: its table is not the whole comparison."""
+    missing = [v.name for v in results.variants if v.status == "not_run"]
+    if not missing:
+        return []
+    return [
+        f"> Incomplete run: {len(missing)} of {len(results.variants)} variants not measured "
+        f"(`not_run`). `quantarena run --resume --out {results.config.get('out', 'DIR')}` with the "
+        "same settings measures them.",
+        "",
+    ]
+
+
 def render_markdown(results: Results, charts: list[tuple[str, str]] | None = None) -> str:
     """The page; ``charts`` are ``(title, path relative to the run folder)`` PNGs to embed."""
     m, d = results.model, results.dataset
@@ -38,6 +51,7 @@ def render_markdown(results: Results, charts: list[tuple[str, str]] | None = Non
         "",
         markdown_table(results),
         "",
+        *_incomplete(results),
         legend(),
         *_findings(results),
     ]
@@ -52,6 +66,7 @@ def render_markdown(results: Results, charts: list[tuple[str, str]] | None = Non
     warning = results.environment.load_warning
     if warning:
         lines += ["", f"> Warning: {warning}."]
+    lines += [f"> Warning: {text}." for text in results.warnings]
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,8 @@ deployed vs exact the kernels'.
 from __future__ import annotations
 
 from quantarena.hardware import Int8Arithmetic
-from quantarena.results.measurements import Block, PairedComparison
+from quantarena.results.accuracy import PairedComparison
+from quantarena.results.measurements import Block
 
 
 class KernelCheck(Block):

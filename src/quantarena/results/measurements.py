@@ -8,17 +8,21 @@ Only NumPy and the statistics helpers are imported here, so reading results need
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from quantarena.measure.stats import bootstrap_ci_pp, mcnemar_exact_p, mean_ci, median_ci
+from quantarena.measure.stats import mean_ci, median_ci
 
 #: A latency drift (second half vs first half of the window) above this earns a note on the row.
 DRIFT_NOTE_PCT = 5.0
 #: Other processes above this share of the machine's CPU while timing earn a note on the row.
 CONTENTION_PERCENT = 10.0
+#: Fewest calls whose order statistics can bound a median with 95% confidence: with n calls the
+#: widest interval, [min, max], covers it with probability 1 - 2 * 0.5**n (0.97 at 6, 0.94 at 5).
+#: With fewer, ``p50_ci95`` is left empty rather than claim a 95% interval it is not.
+MIN_CI_CALLS = 6
 
 
 class Block(BaseModel):
@@ -69,6 +73,9 @@ class Latency(Block):
     drift_pct: float | None = None  # median of the 2nd half of the calls vs the 1st, percent
     p50_runs: list[float] = []  # with measure.repeats > 1: each measuring process's median
     p50_between_runs: dict[str, Any] | None = None  # {low, high, coverage}: CI of the run medians
+    #: the configured minimum count of calls (``measure``'s ``*_min_iterations``); a pass that hit
+    #: its time cap before it timed this many says so on its row. None in results before 2.x.
+    min_iterations: int | None = None
 
     @classmethod
     def from_samples(
@@ -80,7 +87,11 @@ class Latency(Block):
         stop_reason: str,
         warmup_iterations: int,
         warmup_stable: bool,
+        min_iterations: int | None = None,
     ) -> Latency:
+        """Statistics of the per-call times ``times_s`` (seconds). The CI of the median is left
+        empty below ``MIN_CI_CALLS`` calls: one call would give a zero-width "95% CI" that reads
+        as certainty where there is none."""
         ms = np.asarray(times_s, dtype=np.float64) * 1000.0
         quantiles = [float(v) for v in np.percentile(ms, np.arange(101))]
         mean = float(ms.mean())
@@ -99,12 +110,13 @@ class Latency(Block):
             p99=quantiles[99],
             max=float(ms.max()),
             cv=std / mean if mean else 0.0,
-            p50_ci95=list(median_ci(ms)),
+            p50_ci95=list(median_ci(ms)) if len(ms) >= MIN_CI_CALLS else [],
             stop_reason=stop_reason,
             warmup_iterations=warmup_iterations,
             warmup_stable=warmup_stable,
             quantiles=quantiles,
             drift_pct=_drift_pct(ms),
+            min_iterations=min_iterations,
         )
 
     def mean_ci95(self) -> tuple[float, float]:
@@ -133,14 +145,39 @@ class Latency(Block):
         return chosen.model_copy(update={"p50_runs": medians, "p50_between_runs": between})
 
     def row_notes(self) -> list[str]:
+        """Drift within the window, and a pass that timed fewer calls than its minimum (the time
+        cap came first) or too few for a CI: such a row is still ``ok``, so the note is what
+        keeps its p50 from being read like a well-measured one."""
+        notes = []
         if self.drift_pct is not None and abs(self.drift_pct) > DRIFT_NOTE_PCT:
-            return [
+            notes.append(
                 f"batch-{self.batch} latency drifted {self.drift_pct:+.1f}% between the first and "
                 "second "
                 "half of its window: the machine's speed changed while measuring (consider "
                 "--repeats)"
-            ]
-        return []
+            )
+        no_ci = len(self.p50_ci95) != 2 and not self.p50_between_runs
+        what = (f"batch-{self.batch} call", f"batch-{self.batch} calls")
+        short = _too_few(self.iterations, self.min_iterations, self.stop_reason, *what)
+        if short:
+            notes.append(short + ("; the CI is not meaningful" if no_ci else ""))
+        elif no_ci:
+            calls = _count(self.iterations, *what)
+            notes.append(f"only {calls} timed: too few for a 95% CI of the median")
+        return notes
+
+
+def _too_few(count: int, minimum: int | None, stop_reason: str, one: str, many: str) -> str | None:
+    """The note of a pass that timed fewer than its configured minimum, or None."""
+    if minimum is None or count >= minimum:
+        return None
+    cause = ": the time cap was reached" if stop_reason == "time_cap" else ""
+    return f"only {_count(count, one, many)} timed (minimum {minimum}){cause}"
+
+
+def _count(count: int, one: str, many: str) -> str:
+    """ "1 batch-1 call was" / "3 batch-1 calls were": the note reads as a sentence."""
+    return f"{count} {one} was" if count == 1 else f"{count} {many} were"
 
 
 def _drift_pct(ms: np.ndarray) -> float:
@@ -163,19 +200,38 @@ class Throughput(Block):
     stop_reason: str
     warmup_iterations: int = 0
     images_per_s_runs: list[float] = []  # with measure.repeats > 1: each process's rate
+    #: ``measure.throughput_min_iterations`` when measured (None in results before 2.x)
+    min_iterations: int | None = None
 
     @classmethod
     def from_latency(cls, calls: Latency) -> Throughput:
+        """The rate of a pass of batch calls. One batch has no spread to build a CI from, so its
+        ``images_per_s_ci95`` is empty, not a zero-width interval."""
         lo_ms, hi_ms = calls.mean_ci95()
+        ci = [calls.batch / (hi_ms / 1000.0), calls.batch / (lo_ms / 1000.0)]
         return cls(
             batch=calls.batch,
             images_per_s=calls.batch / (calls.mean / 1000.0),
-            images_per_s_ci95=[calls.batch / (hi_ms / 1000.0), calls.batch / (lo_ms / 1000.0)],
+            images_per_s_ci95=ci if calls.iterations >= 2 else [],
             iterations=calls.iterations,
             batch_latency_ms_p50=calls.p50,
             stop_reason=calls.stop_reason,
             warmup_iterations=calls.warmup_iterations,
+            min_iterations=calls.min_iterations,
         )
+
+    def row_notes(self) -> list[str]:
+        """A pass that hit its time cap before its minimum count of batches says so."""
+        short = _too_few(
+            self.iterations,
+            self.min_iterations,
+            self.stop_reason,
+            f"throughput batch of {self.batch}",
+            f"throughput batches of {self.batch}",
+        )
+        if short is None:
+            return []
+        return [short + ("; its CI is not meaningful" if len(self.images_per_s_ci95) != 2 else "")]
 
     @classmethod
     def aggregate(cls, runs: Sequence[Sequence[Throughput]]) -> list[Throughput]:
@@ -235,69 +291,3 @@ class Contention(Block):
                 "timed: its latency and throughput may be inflated"
             ]
         return []
-
-
-class PairedComparison(Block):
-    """Variant vs reference on the same images (paired bootstrap CI, exact McNemar)."""
-
-    images: int
-    delta_pp: float  # top-1 change in percentage points (variant - reference)
-    ci95_pp: list[float]
-    mcnemar_p: float
-    gained: int  # images the variant gets right and the reference wrong
-    lost: int  # images the reference gets right and the variant wrong
-    significant: bool  # CI excludes zero and p < 0.05
-
-    @classmethod
-    def of(cls, correct: np.ndarray, reference_correct: np.ndarray) -> PairedComparison:
-        """``correct``/``reference_correct``: per-image booleans of the same images, in order."""
-        a = np.asarray(correct, dtype=bool)
-        r = np.asarray(reference_correct, dtype=bool)
-        if a.shape != r.shape or a.ndim != 1 or len(a) == 0:
-            raise ValueError(
-                "paired comparison needs two equal-length, non-empty per-image vectors"
-            )
-        lo, hi = bootstrap_ci_pp(a.astype(np.int8) - r.astype(np.int8))
-        gained, lost = int(np.sum(a & ~r)), int(np.sum(~a & r))
-        p = mcnemar_exact_p(gained, lost)
-        return cls(
-            images=len(a),
-            delta_pp=float((a.mean() - r.mean()) * 100.0),
-            ci95_pp=[lo, hi],
-            mcnemar_p=p,
-            gained=gained,
-            lost=lost,
-            significant=bool(p < 0.05 and not (lo <= 0.0 <= hi)),
-        )
-
-
-class Accuracy(Block):
-    """Top-1/top-5 on the evaluation split; with a reference, the paired change and agreement."""
-
-    images: int
-    top1: float
-    top5: float
-    top1_delta_pp: float | None = None
-    agreement_top1: float | None = None
-    vs_reference: PairedComparison | None = None
-
-    def compared_with(
-        self, top1: np.ndarray, labels: np.ndarray, reference_top1: np.ndarray
-    ) -> Accuracy:
-        """This accuracy with the paired comparison against the reference's top-1 predictions."""
-        if len(top1) != len(reference_top1):
-            raise ValueError("reference and variant were evaluated on different images")
-        comparison = PairedComparison.of(top1 == labels, reference_top1 == labels)
-        return self.model_copy(
-            update={
-                "top1_delta_pp": comparison.delta_pp,
-                "agreement_top1": float(np.mean(top1 == reference_top1)),
-                "vs_reference": comparison,
-            }
-        )
-
-
-#: The measurement keys of a variant's row, in measuring order (also the ``unavailable`` keys).
-MeasurementKey = Literal[
-    "latency", "throughput", "energy", "cpu_time", "contention", "memory", "accuracy"
-]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from quantarena.results.accuracy import Accuracy
 from quantarena.results.environment import Environment
 from quantarena.results.kernel import KernelCheck
 from quantarena.results.measurements import (
-    Accuracy,
     Block,
     Contention,
     CpuTime,
@@ -26,7 +26,9 @@ from quantarena.results.measurements import (
 )
 
 SCHEMA_VERSION = "2.0"
-Status = Literal["ok", "failed", "unavailable"]
+#: ``not_run``: planned but not measured: the run was stopped (Ctrl-C, SIGTERM, a crash of the run
+#: itself) before it, or is still in progress; ``run --resume`` measures it
+Status = Literal["ok", "failed", "unavailable", "not_run"]
 
 
 class Tool(Block):
@@ -45,6 +47,11 @@ class ModelInfo(Block):
 
 
 class DatasetInfo(Block):
+    """The images a run used. ``skipped_images`` (``--on-bad-image skip``) are ``name: reason``;
+    ``image_notes`` are PIL's warnings on images that were used, one line per distinct message
+    with its image count (capped; ``image_notes_count`` counts every image-warning pair);
+    ``ignored_folders`` are non-wnid sub-folders of a wnid layout, left out as not classes."""
+
     name: str
     root: str
     layout: str
@@ -54,6 +61,9 @@ class DatasetInfo(Block):
     calibration_list_sha256: str
     seed: int
     skipped_images: list[str] = []
+    image_notes: list[str] = []
+    image_notes_count: int = 0
+    ignored_folders: list[str] = []
 
 
 class Artifact(Block):
@@ -128,6 +138,8 @@ class Results(Block):
     model: ModelInfo
     dataset: DatasetInfo
     reference: str | None = None
+    #: what the configuration check warned about before the run (e.g. more threads than CPUs)
+    warnings: list[str] = []
     variants: list[VariantResult] = []
 
     def variant(self, name: str) -> VariantResult | None:

@@ -2,7 +2,9 @@
 timeout, and a log. Built once from the config; every job of a run goes through it.
 
 Crashes (a signal), non-zero exits, timeouts and the kernel's OOM killer all become a ``failed``
-outcome with a one-line reason; the caller's other variants are unaffected.
+outcome with a one-line reason; the caller's other variants are unaffected. A stop signal (``Stop``)
+or any other exception while a worker runs kills the worker's whole process group first: no worker
+outlives the wait for it.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
 
 from quantarena.config import RunConfig
 from quantarena.results.schema import Measurements
+from quantarena.runner.interrupt import Stop
 from quantarena.runner.jobs import BuildJob, JobOutcome, MeasureJob, Prepared, PrepareJob
+from quantarena.runner.lifeline import PARENT_ENV
 from quantarena.toolchains.base import BuildOutcome
 
 PIN_ENV = "QUANTARENA_PIN_CPUS"
@@ -51,6 +56,7 @@ def worker_env(
             env.pop(name, None)
     env["TOKENIZERS_PARALLELISM"] = "false"
     env["PYTHONUNBUFFERED"] = "1"
+    env[PARENT_ENV] = str(os.getpid())
     env.pop(PIN_ENV, None)
     if pin_cpus:
         env[PIN_ENV] = ",".join(str(c) for c in pin_cpus)
@@ -81,9 +87,11 @@ class Launcher:
     log_dir: Path
     build_timeout: float
     measure_timeout: float
+    #: the run's signal state: a stop signal cuts the wait for a worker short
+    stop: Stop | None = None
 
     @classmethod
-    def from_config(cls, config: RunConfig, log_dir: Path) -> Launcher:
+    def from_config(cls, config: RunConfig, log_dir: Path, stop: Stop | None = None) -> Launcher:
         return cls(
             config.threads,
             config.pin_cpus,
@@ -91,6 +99,7 @@ class Launcher:
             log_dir,
             config.build_timeout,
             config.measure_timeout,
+            stop,
         )
 
     @overload
@@ -128,6 +137,8 @@ class Launcher:
             str(job_path),
             str(outcome_path),
         ]
+        if self.stop is not None:
+            self.stop.check()  # a signal that came while not waiting: start nothing more
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 command,
@@ -138,13 +149,15 @@ class Launcher:
                 start_new_session=True,
             )
             try:
-                code = process.wait(timeout=timeout)
+                with self.stop.interruptible() if self.stop is not None else nullcontext():
+                    code = process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill(process)
                 return outcome_type(
                     status="failed", reason=f"timed out after {timeout:.0f} s (log: {log_path})"
                 )
-            except KeyboardInterrupt:
+            except BaseException:
+                # A stop signal (or anything else) while the worker runs: it must not outlive us.
                 _kill(process)
                 raise
         if code != 0 or not outcome_path.exists():
@@ -155,5 +168,11 @@ class Launcher:
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGKILL)
+    """Kill the worker's process group (the worker leads it: ``start_new_session``), then reap it.
+    The leader is not reaped before this, so its group id cannot have been reused."""
+    if process.returncode is None:  # not reaped yet, so its pid is still its own
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # already gone, group and all
     process.wait()

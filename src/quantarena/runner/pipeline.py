@@ -1,30 +1,51 @@
 """The orchestrator: prepare the FP32 bundle and the data once, then build and measure every
-variant in its own worker processes, saving results after each one. Imports no runtime itself."""
+variant in its own worker processes, saving results after each one. Imports no runtime itself.
+
+``results.json`` always lists every planned variant: a variant not measured yet is a ``not_run``
+row, so a run stopped in any way (Ctrl-C, SIGTERM, SIGKILL, a full disk) leaves a file that says
+what is missing, and ``--resume`` measures exactly that.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from quantarena import __version__
 from quantarena.config import RunConfig
 from quantarena.data.cache import cache_split
-from quantarena.data.dataset import Sample, discover
+from quantarena.data.dataset import Sample, check_labels, discover, ignored_folders
+from quantarena.data.notes import read_image_notes
 from quantarena.data.preprocess import load_image
 from quantarena.data.split import list_sha256, split_samples
-from quantarena.errors import DataError, ModelError
+from quantarena.errors import ConfigError, DataError, ModelError, OutputError
+from quantarena.measure.accuracy import Predictions
 from quantarena.models.spec import ModelBundle
+from quantarena.outdir import NO_ROOM
 from quantarena.results.environment import fingerprint
 from quantarena.results.io import save_results
 from quantarena.results.schema import DatasetInfo, ModelInfo, Results, Tool, VariantResult
+from quantarena.runner.folder import OutMode, in_use, open_out
+from quantarena.runner.interrupt import RunInterrupted, Stop, stop_signals
 from quantarena.runner.jobs import PrepareJob
 from quantarena.runner.launcher import Launcher
-from quantarena.runner.plan import baseline_of, choose_reference, plan_variants, run_order
-from quantarena.runner.variant import SplitFiles, VariantRunner
+from quantarena.runner.plan import (
+    PlannedVariant,
+    baseline_of,
+    choose_reference,
+    plan_variants,
+    run_order,
+)
+from quantarena.runner.resume import check_config, check_setup, kept_rows, merged, reusable_bundle
+from quantarena.runner.variant import SplitFiles, VariantRunner, not_run_row
 
 Log = Callable[[str], None]
+#: the reason on a planned variant's row until it is measured
+PENDING = "not measured yet: the run was still going, or was stopped, before it"
 
 
 def _now() -> str:
@@ -68,17 +89,133 @@ def _prepare_bundle(config: RunConfig, out: Path, launcher: Launcher, log: Log) 
     return ModelBundle.load(outcome.result.bundle)
 
 
-def run_benchmark(config: RunConfig, log: Log = print) -> Results:
-    """Run every variant of ``config``; results are saved after each one (``results.json``)."""
+@dataclass
+class _Progress:
+    """What the run holds so far, so that however it stops, what exists is written out."""
+
+    planned: list[PlannedVariant]
+    out: Path
+    results: Results | None = None
+    rows: dict[str, VariantResult] = field(default_factory=dict)
+
+    def save(self, pending: str = PENDING) -> None:
+        if self.results is None:
+            return
+        self.results.variants = [
+            self.rows.get(p.name) or not_run_row(p, pending) for p in self.planned
+        ]
+        save_results(self.results, self.out)
+
+
+def run_benchmark(config: RunConfig, log: Log = print, *, mode: OutMode = "new") -> Results:
+    """Run every variant of ``config``; results are saved after each one (``results.json``).
+
+    ``mode`` says what to do with an output folder that is not empty: refuse (``new``), finish
+    the run in it (``resume``) or empty it first (``overwrite``). SIGINT/SIGTERM raise
+    ``RunInterrupted`` once the variants not measured are saved as ``not_run`` rows; the exception
+    carries those results.
+    """
+    if mode == "resume" and config.out is None:
+        raise ConfigError("--resume needs --out DIR: the folder of the run to finish")
     config = config.resolved()
     planned = plan_variants(config)
-    layout, samples = discover(config.data)
+    reference = choose_reference(planned)
+    data = discover(config.data)  # a missing or mislabeled folder fails before anything is touched
     assert config.out is not None  # resolved() always sets it
     out = config.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    earlier = open_out(out, mode, log)
+    if earlier is not None:
+        check_config(earlier, config, reference, out)
+    progress = _Progress(planned, out)
+    with in_use(out), stop_signals() as stop:
+        try:
+            return _run(config, data, progress, earlier, reference, stop, log)
+        except RunInterrupted as exc:
+            progress.save(f"interrupted by {exc.name} before it was measured")
+            exc.results, exc.out = progress.results, out
+            raise
+        except OSError as exc:
+            # results.json is replaced atomically: its last complete version is still there, and
+            # the half-written temporary file beside it is of no use to anyone.
+            (out / f"results.{os.getpid()}.tmp").unlink(missing_ok=True)
+            if exc.errno in NO_ROOM:
+                raise OutputError(
+                    f"cannot write to {out}: {exc.strerror}; its results.json keeps every "
+                    "variant saved before"
+                ) from exc
+            raise
+
+
+def _run(
+    config: RunConfig,
+    data: tuple[str, list[Sample]],
+    progress: _Progress,
+    earlier: Results | None,
+    reference: str | None,
+    stop: Stop,
+    log: Log,
+) -> Results:
+    out, planned = progress.out, progress.planned
     started = _now()
-    launcher = Launcher.from_config(config, out / "logs")
-    bundle = _prepare_bundle(config, out, launcher, log)
+    launcher = Launcher.from_config(config, out / "logs", stop)
+    bundle = reusable_bundle(out) if earlier is not None else None
+    if bundle is None:
+        bundle = _prepare_bundle(config, out, launcher, log)
+    with stop.interruptible():
+        files, results = _prepare_data(config, data, planned, bundle, reference, out, log)
+    results.started_at = started
+    if earlier is not None:
+        check_setup(earlier, results, out)
+        results = merged(earlier, results)
+    if results.environment.load_warning:
+        log(f"warning: {results.environment.load_warning}; numbers may be skewed")
+    progress.results = results
+    runner = VariantRunner(
+        config=config, launcher=launcher, bundle=bundle, out=out, files=files, log=log
+    )
+    kept = kept_rows(earlier, out) if earlier is not None else {}
+    progress.rows = {
+        p.name: kept[p.name].model_copy(update={"baseline": baseline_of(p, planned)})
+        for p in planned
+        if p.name in kept
+    }
+    if reference in kept and kept[reference].predictions_file:
+        # Later rows still get their paired comparison with the reference measured earlier.
+        runner.reference = Predictions.load(out / str(kept[reference].predictions_file))
+    todo = [p for p in run_order(planned, reference) if p.name not in kept]
+    if earlier is not None:
+        log(f"resuming: {len(kept)} of {len(planned)} variants kept, {len(todo)} to measure")
+    progress.save()
+    for index, p in enumerate(todo, start=1):
+        log(f"[{index}/{len(todo)}] {p.name}")
+        row = runner.run(p, baseline_of(p, planned), is_reference=p.name == reference)
+        progress.rows[p.name] = row
+        if p.name == reference and row.status == "ok" and kept:
+            for name in kept:
+                progress.rows[name] = runner.recompare(progress.rows[name])
+        progress.save()
+        stop.check()
+    results.finished_at = _now()
+    progress.save()
+    return results
+
+
+def _prepare_data(
+    config: RunConfig,
+    data: tuple[str, list[Sample]],
+    planned: list[PlannedVariant],
+    bundle: ModelBundle,
+    reference: str | None,
+    out: Path,
+    log: Log,
+) -> tuple[SplitFiles, Results]:
+    """Split and cache the images; the results' header (machine, model, data) without rows."""
+    layout, samples = data
+    if bundle.pretrained:  # with random weights no accuracy is measured: any labels will do
+        check_labels(samples, bundle.num_classes)
+    ignored = ignored_folders(config.data)
+    if ignored:
+        log(f"ignoring {len(ignored)} non-wnid folder(s): {', '.join(ignored)}")
     samples, skipped = _usable_samples(samples, bundle, config.on_bad_image, log)
     split = split_samples(samples, config.calibration_images, config.eval_images, config.seed)
     log(
@@ -88,16 +225,22 @@ def run_benchmark(config: RunConfig, log: Log = print) -> Results:
     files = SplitFiles(
         bundle=out / "fp32" / "bundle.json",
         calibration=cache_split(
-            split.calibration, bundle.preprocessing, config.cache_dir, "calibration", config.threads
+            split.calibration, bundle.preprocessing, config.cache_dir, "calibration",
+            config.threads, log=log,
         ),
         evaluation=cache_split(
-            split.evaluation, bundle.preprocessing, config.cache_dir, "evaluation", config.threads
+            split.evaluation, bundle.preprocessing, config.cache_dir, "evaluation",
+            config.threads, log=log,
         ),
     )
-    reference_name = choose_reference(planned)
+    image_notes = read_image_notes([files.calibration, files.evaluation])
+    for name, path in (("calibration", files.calibration), ("evaluation", files.evaluation)):
+        target = out / f"{name}_split.json"
+        if not target.exists():  # on resume: the same list (its hash is checked)
+            shutil.copyfile(path.with_suffix(".json"), target)
     results = Results(
         tool=Tool(version=__version__),
-        started_at=started,
+        started_at=_now(),
         config=config.model_dump(mode="json"),
         environment=fingerprint(
             config.threads,
@@ -123,26 +266,11 @@ def run_benchmark(config: RunConfig, log: Log = print) -> Results:
             calibration_list_sha256=list_sha256(split.calibration),
             seed=config.seed,
             skipped_images=skipped,
+            image_notes=image_notes.lines,
+            image_notes_count=image_notes.count,
+            ignored_folders=ignored,
         ),
-        reference=reference_name,
+        reference=reference,
+        warnings=config.warnings(),
     )
-    if results.environment.load_warning:
-        log(f"warning: {results.environment.load_warning}; numbers may be skewed")
-    shutil.copyfile(files.calibration.with_suffix(".json"), out / "calibration_split.json")
-    shutil.copyfile(files.evaluation.with_suffix(".json"), out / "evaluation_split.json")
-    save_results(results, out)
-    runner = VariantRunner(
-        config=config, launcher=launcher, bundle=bundle, out=out, files=files, log=log
-    )
-    by_name: dict[str, VariantResult] = {}
-    ordered = run_order(planned, reference_name)
-    for index, p in enumerate(ordered, start=1):
-        log(f"[{index}/{len(ordered)}] {p.name}")
-        by_name[p.name] = runner.run(
-            p, baseline_of(p, planned), is_reference=p.name == reference_name
-        )
-        results.variants = [by_name[v] for v in config.variants if v in by_name]
-        save_results(results, out)
-    results.finished_at = _now()
-    save_results(results, out)
-    return results
+    return files, results

@@ -3,6 +3,7 @@ typed ``VariantResult`` assembled from what they return."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class VariantRunner:
     reference: Predictions | None = field(default=None)
 
     def run(self, p: PlannedVariant, baseline: str | None, *, is_reference: bool) -> VariantResult:
+        self._clear(p)
         problem = p.toolchain.unavailable(p.recipe_name, self.bundle)
         if problem is not None:
             self.log(f"  {p.name}: unavailable: {problem.reason}")
@@ -83,6 +85,29 @@ class VariantRunner:
         row = self._row(p, "ok", None, built, baseline, measured)
         self.log(f"  {p.name}: {_one_line(row)}")
         return row
+
+    def _clear(self, p: PlannedVariant) -> None:
+        """A variant measured again (resume) starts from nothing: a half-built artifact or an old
+        log from an interrupted attempt must not be counted or read as this attempt's."""
+        shutil.rmtree(self.out / "variants" / p.slug, ignore_errors=True)
+        logs = self.out / "logs"
+        for pattern in (f"{p.slug}.build.*", f"{p.slug}.measure.*", f"{p.slug}.measure-*.*"):
+            for path in logs.glob(pattern):
+                path.unlink(missing_ok=True)
+
+    def recompare(self, row: VariantResult) -> VariantResult:
+        """A row kept from an earlier run in which the reference was not measured: its accuracy
+        (and the recipe's share of the kernel check) against the reference measured now, from its
+        saved predictions, exactly as if both had been measured in one run."""
+        if self.reference is None or row.predictions_file is None or row.accuracy is None:
+            return row
+        path = self.out / row.predictions_file
+        own_notes = [n for n in row.notes if n not in row.measurement_notes()]
+        update: dict[str, object] = {"accuracy": Predictions.load(path).accuracy(self.reference)}
+        if row.kernel is not None:
+            update["kernel"] = self._recipe_share(row.kernel, path)
+        again = row.model_copy(update=update)
+        return again.model_copy(update={"notes": [*own_notes, *again.measurement_notes()]})
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.out).as_posix()
@@ -184,6 +209,18 @@ class VariantRunner:
                 else {"notes": list(built.notes) if built else []}
             ),
         )
+
+
+def not_run_row(p: PlannedVariant, reason: str) -> VariantResult:
+    """The row of a variant the run has not measured (yet): named, with its recipe and why."""
+    return VariantResult(
+        name=p.name,
+        toolchain=p.toolchain.name,
+        precision=p.recipe.precision,
+        recipe=p.recipe.model_dump(mode="json"),
+        status="not_run",
+        reason=reason,
+    )
 
 
 def _one_line(v: VariantResult) -> str:

@@ -1,7 +1,8 @@
 """Worker process entry point: ``python -m quantarena.runner.worker JOB.json OUTCOME.json``.
 
 Thread-count environment variables are set by the parent before this process starts; CPU pinning
-is applied here before any runtime is imported. Each worker imports exactly one toolchain.
+is applied here before any runtime is imported. Each worker imports exactly one toolchain, and dies
+with its parent (``lifeline``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from quantarena.results.measurements import Timings
 from quantarena.results.schema import Measurements
 from quantarena.runner.jobs import AnyJob, BuildJob, JobOutcome, MeasureJob, Prepared, PrepareJob
 from quantarena.runner.launcher import PIN_ENV
+from quantarena.runner.lifeline import expected_parent, guard_parent
 from quantarena.toolchains.base import BuildOutcome
 
 #: distinct real images cycled through the latency and throughput passes
@@ -125,6 +127,8 @@ def execute(job: PrepareJob | BuildJob | MeasureJob) -> JobOutcome[BaseModel]:
 
 
 def main(argv: list[str]) -> int:
+    # First thing: a worker whose orchestrator is gone must not go on using the machine.
+    guard_parent(expected_parent())
     _pin()
     job_path, outcome_path = Path(argv[0]), Path(argv[1])
     job = AnyJob.model_validate_json(f'{{"job": {job_path.read_text()}}}').job

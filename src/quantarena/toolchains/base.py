@@ -185,7 +185,7 @@ class Toolchain(ABC):
             hint = f" ({needs.install})" if needs.install else ""
             return Unavailable(reason=f"{', '.join(missing)} not installed{hint}")
         if bundle is not None:
-            if needs.torch_module and bundle.torch_arch is None:
+            if needs.torch_module and not bundle.has_torch_module:
                 return Unavailable(
                     reason="the model came from an ONNX file: PyTorch paths need a torch module"
                 )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from quantarena.hardware import Resolved
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
 
@@ -104,8 +106,9 @@ class OrtStaticInt8(OrtRecipe):
     Facts: ClassVar[type[BuildFacts]] = OrtStaticInt8Facts
 
     calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
-    calibration_images: int | None = None  # None: the whole calibration split
-    calibration_batch: int = 16
+    # None: the whole calibration split; a count keeps the first N images of it
+    calibration_images: int | None = Field(default=None, ge=1)
+    calibration_batch: int = Field(default=16, ge=1)
     quant_format: Literal["qdq", "qoperator"] = "qdq"
     activation_type: Literal["uint8", "int8"] = "uint8"
     weight_type: Literal["int8", "uint8"] = "int8"

@@ -111,7 +111,8 @@ class OvInt8AccuracyControl(OvInt8):
     )
     Facts: ClassVar[type[BuildFacts]] = OvAccuracyControlFacts
 
-    max_drop: float = Field(default=0.01, ge=0.0)  # 0.01 = 1 point of top-1 (absolute)
+    # 0.01 = 1 point of top-1 (absolute) or 1% of it (relative): a fraction either way
+    max_drop: float = Field(default=0.01, ge=0.0, le=1.0)
     drop_type: Literal["absolute", "relative"] = "absolute"
     # Share of the calibration split kept apart for validation only (never calibrated on).
     validation_fraction: float = Field(default=0.35, gt=0.0, lt=1.0)

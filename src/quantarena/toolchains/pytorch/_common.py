@@ -161,14 +161,17 @@ def count_modules(module: Any) -> dict[str, int]:
 
 
 def fp32_module(bundle: ModelBundle) -> Any:
-    """The bundle's FP32 ``torch.nn.Module`` in eval mode, rebuilt from its saved state (imports
-    torch; only PyTorch builds and sessions need it, so it lives here, not in the plain-data
-    bundle)."""
+    """The bundle's FP32 ``torch.nn.Module`` in eval mode, rebuilt from its saved state: the
+    torchvision architecture, or the user's factory called again (imports torch; only PyTorch
+    builds and sessions need it, so it lives here, not in the plain-data bundle)."""
     from quantarena.errors import ToolchainUnavailable
-    from quantarena.models.torchvision_source import build_module
+    from quantarena.models import factory_source, torchvision_source
 
-    if bundle.torch_arch is None or bundle.torch_state_path is None:
+    if bundle.torch_state_path is None or not bundle.has_torch_module:
         raise ToolchainUnavailable(
             f"model {bundle.name!r} came from an ONNX file: it has no PyTorch module"
         )
-    return build_module(bundle.torch_arch, bundle.torch_state_path)
+    if bundle.torch_factory is not None:
+        return factory_source.build_module(bundle.torch_factory, bundle.torch_state_path)
+    assert bundle.torch_arch is not None  # has_torch_module: one of the two is set
+    return torchvision_source.build_module(bundle.torch_arch, bundle.torch_state_path)

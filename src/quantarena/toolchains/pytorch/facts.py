@@ -74,7 +74,9 @@ class Pt2eFacts(BuildFacts):
 class TorchFp32Facts(BuildFacts):
     """The FP32 artifact is a state dict; these say what reloads it."""
 
-    arch: str  # the torchvision architecture rebuilt at load
+    # what rebuilds the module at load: the torchvision architecture (``mobilenet_v2``) or the
+    # user's factory (``package.module:factory(...)``, told apart by its colon)
+    arch: str
     torch: str
 
 

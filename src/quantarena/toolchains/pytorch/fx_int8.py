@@ -35,7 +35,7 @@ def build(
             prepared = prepare_fx(_common.fp32_module(bundle), mapping, example)
         except Exception as exc:  # noqa: BLE001 - torch.fx raises many types; all mean "untraceable"
             raise RuntimeError(
-                f"{bundle.torch_arch} is not symbolically traceable by torch.fx "
+                f"{bundle.torch_source} is not symbolically traceable by torch.fx "
                 f"({type(exc).__name__}: {first_line(exc)}); try pytorch:int8-pt2e"
             ) from exc
         seen = _common.calibrate(prepared, images, recipe.calibration_batch)

@@ -111,6 +111,12 @@ class TorchEagerInt8(_StaticInt8):
         which only torchvision's quantizable twins provide."""
         if bundle.torch_arch in QUANTIZABLE:
             return None
+        if bundle.torch_factory is not None:
+            return (
+                f"eager mode needs torchvision's quantizable twin of the model (QuantStub, "
+                f"FloatFunctional adds, fuse_model); {bundle.torch_factory} is a user's factory, "
+                "which has none; use pytorch:int8-fx or pytorch:int8-pt2e"
+            )
         return (
             f"torchvision has no quantizable version of {bundle.torch_arch} (eager mode needs one; "
             f"it has: {', '.join(sorted(QUANTIZABLE))}); use pytorch:int8-fx or pytorch:int8-pt2e"
@@ -183,7 +189,7 @@ class TorchQatInt8(Recipe):
     # which flips the rounding of small weights and raised the loss in our runs.
     learning_rate: float = Field(default=1e-3, gt=0)
     optimizer: Literal["sgd", "adamw"] = "sgd"
-    momentum: float = Field(default=0.9, ge=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1)
     weight_decay: float = Field(default=0.0, ge=0)
     temperature: float = Field(default=1.0, gt=0)
     horizontal_flip: bool = True  # random flips as augmentation
@@ -191,9 +197,10 @@ class TorchQatInt8(Recipe):
     # QAT, near-dead channels (tiny gamma / running std) turn their gradients into huge steps.
     train_batchnorm: bool = False
     max_grad_norm: float | None = Field(default=1.0, gt=0)
-    freeze_observers_step: int | None = None  # None: half of ``steps``
+    # None: half of ``steps``; a step at or past ``steps`` never freezes them during training
+    freeze_observers_step: int | None = Field(default=None, ge=0)
     calibration_images: int | None = Field(default=None, ge=1)  # None: the whole split
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
     # As for ``TorchPt2eInt8`` (the fake quantizers train with the range the kernels will use).
     reduce_range: ReduceRange = "auto"
     freezing: bool = True

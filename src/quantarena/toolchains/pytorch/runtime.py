@@ -163,13 +163,19 @@ def _packed_int8_has_no_twin(engine: str, kernels: str) -> Unavailable:
 
 
 def load_state_dict(artifact: Path) -> TorchModuleSession:
-    """The FP32 module: its torchvision architecture with the saved weights."""
+    """The FP32 module: its torchvision architecture (or the user's factory) with the saved
+    weights."""
     import torch
     import torchvision
 
+    from quantarena.models import factory_source
+
     saved = torch.load(artifact, map_location="cpu", weights_only=True)
-    module = torchvision.models.get_model(saved["arch"], weights=None)
-    module.load_state_dict(saved["state_dict"])
+    if "factory" in saved:
+        module = factory_source.build_module(saved["factory"], saved["state_dict"])
+    else:
+        module = torchvision.models.get_model(saved["arch"], weights=None)
+        module.load_state_dict(saved["state_dict"])
     return TorchModuleSession(module.eval(), twin=FP32_HAS_NO_TWIN)
 
 
