@@ -37,8 +37,9 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: browser tests will be skipped"; fi; }
 
+# Each `make demo` replaces the previous demo run (--overwrite empties only a quantarena run folder).
 demo: install
-	$(VENV)/bin/quantarena run --out $(DEMO_OUT)
+	$(VENV)/bin/quantarena run --out $(DEMO_OUT) --overwrite
 
 # Lint and types are part of the tests: a change that breaks either fails `make test` (and CI).
 lint: install
