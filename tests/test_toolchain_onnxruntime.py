@@ -26,30 +26,20 @@ from quantarena.toolchains import BuildFacts, BuildOutcome, Recipe, Session, get
 from quantarena.toolchains.onnxruntime import OrtFp32, OrtSession, OrtStaticInt8
 from quantarena.toolchains.onnxruntime.build import resolve_reduce_range
 from quantarena.toolchains.onnxruntime.runtime import DISABLE_QUANT_QDQ, EXACT_ARITHMETIC
-from toolchain_checks import build_and_load, predictions, reference_predictions
+from toolchain_checks import (
+    build_and_load,
+    executed_ops,
+    integer_kernels,
+    predictions,
+    reference_predictions,
+)
 
 Built = tuple[BuildOutcome, Session]
 
 #: A CPU with AVX2 but no VNNI: its u8×s8 sums go through VPMADDUBSW and saturate.
 SATURATING = hardware.int8_arithmetic("x86_64", {"avx2", "fma"})
-#: Ops that mean ONNX Runtime runs integer arithmetic (fused from Q/DQ or written as such).
-INTEGER_KERNELS = {"ConvInteger", "MatMulInteger", "QGemm", "DynamicQuantizeMatMul",
-                   "MatMulIntegerToFloat"}
 
 
-def executed_ops(session: Any, path: Path, saved: Path) -> set[str]:
-    """Op types of the graph ONNX Runtime really executes for ``session``: the same file opened
-    again under that session's own options (config entries included), the optimized graph saved."""
-    import onnxruntime as ort
-
-    options = session.get_session_options()
-    options.optimized_model_filepath = str(saved)
-    ort.InferenceSession(str(path), options, providers=session.get_providers())
-    return {n.op_type for n in onnx.load(str(saved)).graph.node}
-
-
-def integer_kernels(ops: set[str]) -> set[str]:
-    return {op for op in ops if op.startswith("QLinear") or op in INTEGER_KERNELS}
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,13 @@ from quantarena.toolchains.tensorrt import EngineFacts, inspect_qdq
 from quantarena.toolchains.tensorrt import build as trt_build
 from quantarena.toolchains.tensorrt.recipes import EngineKnobs, ProfileShapes
 from quantarena.toolchains.tensorrt.runtime import SimulatedInt8Session
-from toolchain_checks import build_and_load, predictions, reference_predictions
+from toolchain_checks import (
+    build_and_load,
+    executed_ops,
+    integer_kernels,
+    predictions,
+    reference_predictions,
+)
 
 Built = tuple[BuildOutcome, Session]
 
@@ -38,24 +44,8 @@ TRT = "pip install 'quantarena[tensorrt,torch]'"
 MODELOPT = "pip install --no-deps nvidia-modelopt==0.47.0 -r requirements/tensorrt.txt"
 SIMULATION_HINT = "; tensorrt:int8-simulated checks this INT8 graph on the CPU"
 EXACT = "exact (Q/DQ unfused: float math between exact quantize/dequantize)"
-#: Ops that mean ONNX Runtime runs integer arithmetic (fused from Q/DQ or written as such).
-INTEGER_KERNELS = {"ConvInteger", "MatMulInteger", "QGemm", "DynamicQuantizeMatMul",
-                   "MatMulIntegerToFloat"}
 
 
-def executed_ops(session: Any, path: Path, saved: Path) -> set[str]:
-    """Op types of the graph ONNX Runtime really executes for ``session``: the same file opened
-    again under that session's own options (config entries included), the optimized graph saved."""
-    import onnxruntime as ort
-
-    options = session.get_session_options()
-    options.optimized_model_filepath = str(saved)
-    ort.InferenceSession(str(path), options, providers=session.get_providers())
-    return {n.op_type for n in onnx.load(str(saved)).graph.node}
-
-
-def integer_kernels(ops: set[str]) -> set[str]:
-    return {op for op in ops if op.startswith("QLinear") or op in INTEGER_KERNELS}
 
 
 def _require_tensorrt_gpu() -> None:

@@ -42,3 +42,24 @@ def reference_predictions(bundle: ModelBundle, images: ImageArray) -> np.ndarray
     from quantarena.toolchains.pytorch.runtime import TorchModuleSession
 
     return predictions(TorchModuleSession(fp32_module(bundle)), images)
+
+
+#: Ops that mean ONNX Runtime runs integer arithmetic (fused from Q/DQ or written as such).
+INTEGER_KERNELS = {"ConvInteger", "MatMulInteger", "QGemm", "DynamicQuantizeMatMul",
+                   "MatMulIntegerToFloat"}
+
+
+def executed_ops(session: Any, path: Path, saved: Path) -> set[str]:
+    """Op types of the graph ONNX Runtime really executes for ``session``: the same file opened
+    again under that session's own options (config entries included), the optimized graph saved."""
+    import onnx
+    import onnxruntime as ort
+
+    options = session.get_session_options()
+    options.optimized_model_filepath = str(saved)
+    ort.InferenceSession(str(path), options, providers=session.get_providers())
+    return {n.op_type for n in onnx.load(str(saved)).graph.node}
+
+
+def integer_kernels(ops: set[str]) -> set[str]:
+    return {op for op in ops if op.startswith("QLinear") or op in INTEGER_KERNELS}
