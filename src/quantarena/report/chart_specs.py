@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from quantarena.report.axes import Axis
 
 
 @dataclass(frozen=True, kw_only=True)
-class Chart:
+class Chart(ABC):
     """What every chart has: ``key`` names its HTML element (``chart-KEY``), ``file`` its PNG."""
 
     key: str
@@ -19,8 +20,9 @@ class Chart:
     caption: str
 
     @property
+    @abstractmethod
     def has_data(self) -> bool:
-        raise NotImplementedError
+        """Is there anything to draw? (A chart without data is skipped, with a note.)"""
 
     @property
     def categories(self) -> list[str]:
