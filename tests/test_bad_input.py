@@ -14,7 +14,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import pytest
 
 import quantarena.cli as cli_module
+from cli_helpers import quantarena
 from quantarena import errors
 from quantarena.cli import main
 from quantarena.config import RunConfig, usable_cpus
@@ -35,16 +35,6 @@ from quantarena.toolchains import registered_toolchains
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_RUN = Path(__file__).resolve().parent / "fixtures" / "results-v1"
-
-
-def quantarena(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "quantarena", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:

@@ -8,17 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import quantarena
 from quantarena.toolchains.registry import DEFAULT_VARIANTS
-
-
-def quantarena(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "quantarena", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 def test_import_and_help_load_no_runtime_or_plotting_library() -> None:

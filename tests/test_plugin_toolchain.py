@@ -5,47 +5,30 @@ reports, with no file of quantarena touched."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_helpers import quantarena
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 
 pytestmark = pytest.mark.slow
 
 
-def _quantarena(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(PLUGINS), env.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "quantarena", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-
-
 def test_the_toy_is_not_there_without_its_entry_point() -> None:
-    listing = subprocess.run(
-        [sys.executable, "-m", "quantarena", "list"], capture_output=True, text=True
-    )
+    listing = quantarena("list")
     assert "toy:fp32" not in listing.stdout
 
 
 def test_a_plugin_toolchain_runs_end_to_end(
     tmp_path: Path, sample_dir: Path, cache_dir: Path
 ) -> None:
-    listing = _quantarena("list")
+    listing = quantarena("list", pythonpath=PLUGINS)
     assert listing.returncode == 0, listing.stderr
     assert "toy:fp32" in listing.stdout and "a plug-in" in listing.stdout
     out = tmp_path / "run"
-    result = _quantarena(
+    result = quantarena(
         "run",
         "--variants",
         "onnxruntime:fp32,toy:fp32",
@@ -73,6 +56,8 @@ def test_a_plugin_toolchain_runs_end_to_end(
         "1",
         "--warmup-max-seconds",
         "0.2",
+        pythonpath=PLUGINS,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads((out / "results.json").read_text())

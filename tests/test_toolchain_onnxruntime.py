@@ -22,7 +22,7 @@ from quantarena.errors import ModelError
 from quantarena.models.spec import ModelBundle
 from quantarena.results.accuracy import PairedComparison
 from quantarena.results.measurements import Unavailable
-from quantarena.toolchains import BuildFacts, BuildOutcome, Recipe, Session, get_toolchain
+from quantarena.toolchains import BuildOutcome, Session, get_toolchain
 from quantarena.toolchains.onnxruntime import OrtFp32, OrtSession, OrtStaticInt8
 from quantarena.toolchains.onnxruntime.build import resolve_reduce_range
 from quantarena.toolchains.onnxruntime.runtime import DISABLE_QUANT_QDQ, EXACT_ARITHMETIC
@@ -77,24 +77,6 @@ def test_declarations() -> None:
     for recipe in recipes.values():
         assert recipe.speed_unavailable is None, recipe.__name__
         assert recipe.needs.packages == ("onnxruntime", "onnx") and not recipe.needs.gpu
-        # a fact named like a knob would read as if it was asked for
-        assert not set(recipe.Facts.model_fields) & set(recipe.model_fields), recipe.__name__
-    facts = [r.Facts for r in recipes.values()]
-    assert len(set(facts)) == len(facts) and BuildFacts not in facts
-
-
-def test_a_recipe_of_another_toolchain_is_refused(
-    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
-) -> None:
-    class Stranger(Recipe):
-        """Not an ONNX Runtime recipe."""
-
-    toolchain = get_toolchain("onnxruntime")
-    with pytest.raises(TypeError, match="no ONNX Runtime builder for Stranger"):
-        toolchain.build(mv2_bundle, Stranger(), calibration_images, tmp_path)
-    expected = "ONNX Runtime cannot load model.onnx: no ONNX Runtime loader for Stranger"
-    with pytest.raises(ModelError, match=expected):
-        toolchain.load(tmp_path / "model.onnx", Stranger(), 1)
 
 
 def test_availability(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 from quantarena.data.cache import ImageArray
-from quantarena.errors import ModelError
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
-from quantarena.toolchains import BuildFacts, Built, Recipe, get_toolchain
+from quantarena.toolchains import Built, get_toolchain
 from quantarena.toolchains.pytorch import fp32
 from quantarena.toolchains.pytorch.facts import TorchCompiledFp32Facts
 from quantarena.toolchains.pytorch.recipes import TorchFp32
@@ -41,18 +40,6 @@ def test_every_recipe_declares_what_it_needs_and_whether_it_is_a_reference() -> 
     assert [n for n, c in toolchain.recipes.items() if c.calibrates] == [
         "int8-eager", "int8-fx", "int8-pt2e", "int8-qat"
     ]
-
-
-def test_each_recipe_has_its_own_facts_and_no_fact_shadows_a_knob() -> None:
-    """Recipe and facts are stored side by side: a fact named like a knob would read as if the
-    user had asked for it (the old ``calibration_images`` bug)."""
-    recipes = get_toolchain("pytorch").recipes.values()
-    facts = [cls.Facts for cls in recipes]
-    assert len(set(facts)) == len(facts)
-    for cls in recipes:
-        assert cls.Facts is not BuildFacts and issubclass(cls.Facts, BuildFacts), cls.__name__
-        shared = set(cls.Facts.model_fields) & set(cls.model_fields)
-        assert not shared, f"{cls.__name__}: facts {sorted(shared)} shadow knobs"
 
 
 def test_torchao_recipes_are_unavailable_without_torchao(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,19 +81,6 @@ def test_a_build_returning_another_recipes_facts_is_refused(
     toolchain = get_toolchain("pytorch")
     with pytest.raises(TypeError, match="TorchFp32Facts"):
         toolchain.build(mv2_bundle, TorchFp32(), calibration_images, tmp_path)
-
-
-def test_a_recipe_of_another_toolchain_is_refused(
-    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
-) -> None:
-    class Stranger(Recipe):
-        """Not a PyTorch recipe."""
-
-    toolchain = get_toolchain("pytorch")
-    with pytest.raises(TypeError, match="no PyTorch builder for Stranger"):
-        toolchain.build(mv2_bundle, Stranger(), calibration_images, tmp_path)
-    with pytest.raises(ModelError, match="no PyTorch loader for Stranger"):
-        toolchain.load(tmp_path / "model.pt", Stranger(), threads=2)
 
 
 def test_fp32_session_reports_what_ran_and_its_raw_call_matches_run(

@@ -22,7 +22,7 @@ from quantarena.data.cache import ImageArray
 from quantarena.errors import ModelError, ToolchainUnavailable
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
-from quantarena.toolchains import BuildFacts, BuildOutcome, Recipe, Session, base, get_toolchain
+from quantarena.toolchains import BuildOutcome, Session, base, get_toolchain
 from quantarena.toolchains.gpu import nvidia_gpu_problem
 from quantarena.toolchains.tensorrt import EngineFacts, inspect_qdq
 from quantarena.toolchains.tensorrt import build as trt_build
@@ -170,24 +170,6 @@ def test_recipes_disclose_the_simulation() -> None:
     assert all(r.reference_rank is None for r in recipes.values())
     assert all(recipes[r].needs.gpu for r in ("fp32", "fp16", "int8"))
     assert not recipes["int8-simulated"].needs.gpu
-    facts = [r.Facts for r in recipes.values()]
-    assert len(set(facts)) == len(facts) and BuildFacts not in facts
-    for recipe in recipes.values():  # a fact named like a knob would read as if it was asked for
-        assert not set(recipe.Facts.model_fields) & set(recipe.model_fields), recipe.__name__
-
-
-def test_a_recipe_of_another_toolchain_is_refused(
-    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
-) -> None:
-    class Stranger(Recipe):
-        """Not a TensorRT recipe."""
-
-    tc = get_toolchain("tensorrt")
-    with pytest.raises(TypeError, match="no TensorRT builder for Stranger"):
-        tc.build(mv2_bundle, Stranger(), calibration_images, tmp_path)
-    expected = "TensorRT cannot load model.engine: no TensorRT loader for Stranger"
-    with pytest.raises(ModelError, match=expected):
-        tc.load(tmp_path / "model.engine", Stranger(), 1)
 
 
 # --- the CPU simulation on real images ------------------------------------------------------

@@ -6,13 +6,12 @@ through the real command line."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_helpers import quantarena
 from quantarena.measure.accuracy import Predictions
 from quantarena.results.io import load_results
 from quantarena.runner import pipeline
@@ -125,15 +124,6 @@ def test_results_record_the_factory_and_its_preprocessing(effnet_run: Path) -> N
 # --- bad input through the real command line: one line, exit code 4, no traceback -------------
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "quantarena", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
 def unfitting_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A training checkpoint ``{"state_dict": ...}`` whose classifier has 10 classes, not 1000."""
@@ -169,7 +159,7 @@ def test_bad_factory_input_is_one_line_and_its_exit_code(
     args = ["--model", model, "--input-size", "224", "--variants", "pytorch:fp32"]
     if weights is not None:
         args += ["--weights", str(unfitting_weights) if weights == "UNFITTING" else weights]
-    result = _run(*args, "--data", str(sample_dir), "--out", str(tmp_path / "run"))
+    result = quantarena("run", *args, "--data", str(sample_dir), "--out", str(tmp_path / "run"))
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
