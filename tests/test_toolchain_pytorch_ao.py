@@ -141,22 +141,24 @@ def test_eager_mode_needs_a_quantizable_torchvision_model(mv2_bundle: ModelBundl
     assert verdict.reason.startswith(
         "torchvision has no quantizable version of vgg16 (eager mode needs one; it has: "
     )
-    assert verdict.reason.endswith("); use pytorch:int8-fx or pytorch:int8-pt2e")
+    assert verdict.reason.endswith(
+        "); use pytorch:int8-fx, pytorch:int8-pt2e or pytorch:int8-qat"
+    )
+    eager_qat = toolchain.unavailable("int8-qat-eager", vgg)
+    assert eager_qat is not None
+    assert eager_qat.reason.startswith("torchvision has no quantizable version of vgg16 (eager QAT")
+    assert toolchain.unavailable("int8-qat-eager", resnet) is None
     assert toolchain.unavailable("int8-fx", vgg) is None
+    # PT2E takes ResNets too (through the quantizable twin: test_toolchain_pytorch_module_form.py).
     for recipe in ("int8-pt2e", "int8-qat"):
-        pt2e = toolchain.unavailable(recipe, resnet)
-        assert pt2e is not None and "in-place residual add" in pt2e.reason
-        assert pt2e.reason == (
-            "torchao's X86InductorQuantizer cannot annotate resnet50's in-place residual add "
-            "(prepare_pt2e: 'Input partition has more than one output node'); "
-            "use pytorch:int8-fx or pytorch:int8-eager"
-        )
-        assert toolchain.unavailable(recipe, mv2_bundle) is None
+        assert toolchain.unavailable(recipe, resnet) is None
+        assert toolchain.unavailable(recipe, vgg) is None
 
 
 def test_recipes_state_their_knobs_and_requirements() -> None:
     toolchain = get_toolchain("pytorch")
-    for name in ("int8-eager", "int8-fx", "int8-pt2e", "int8-qat", "int8-dynamic"):
+    int8 = ("int8-eager", "int8-fx", "int8-pt2e", "int8-qat", "int8-qat-eager", "int8-dynamic")
+    for name in int8:
         assert toolchain.recipes[name].precision == "int8"
     for name in ("int8-pt2e", "int8-qat"):
         needs = toolchain.recipes[name].needs

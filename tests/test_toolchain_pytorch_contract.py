@@ -21,7 +21,13 @@ from quantarena.toolchains.pytorch.facts import TorchCompiledFp32Facts
 from quantarena.toolchains.pytorch.recipes import TorchFp32
 from toolchain_checks import build_and_load
 
-ALL = ("fp32", "fp32-compiled", "int8-eager", "int8-fx", "int8-pt2e", "int8-qat", "int8-dynamic")
+ALL = (
+    "fp32", "fp32-compiled", "int8-eager", "int8-fx", "int8-pt2e", "int8-qat", "int8-qat-eager",
+    "int8-dynamic",
+)
+
+#: The recipes that need only torch and torchvision (no torchao).
+TORCH_ONLY = ("fp32", "fp32-compiled", "int8-eager", "int8-fx", "int8-qat-eager", "int8-dynamic")
 
 
 def test_every_recipe_declares_what_it_needs_and_whether_it_is_a_reference() -> None:
@@ -34,11 +40,11 @@ def test_every_recipe_declares_what_it_needs_and_whether_it_is_a_reference() -> 
         assert cls.speed_unavailable is None, name
         expected = {"fp32": 0, "fp32-compiled": 3}.get(name)
         assert cls.reference_rank == expected, name
-    for name in ("fp32", "fp32-compiled", "int8-eager", "int8-fx", "int8-dynamic"):
+    for name in TORCH_ONLY:
         assert toolchain.recipes[name].needs.packages == ("torch", "torchvision")
         assert toolchain.recipes[name].needs.install == "pip install 'quantarena[torch]'"
     assert [n for n, c in toolchain.recipes.items() if c.calibrates] == [
-        "int8-eager", "int8-fx", "int8-pt2e", "int8-qat"
+        "int8-eager", "int8-fx", "int8-pt2e", "int8-qat", "int8-qat-eager"
     ]
 
 
@@ -54,7 +60,7 @@ def test_torchao_recipes_are_unavailable_without_torchao(monkeypatch: pytest.Mon
         verdict = toolchain.unavailable(name)
         assert verdict is not None
         assert verdict.reason == "torchao not installed (pip install 'quantarena[pytorch-quant]')"
-    for name in ("fp32", "fp32-compiled", "int8-eager", "int8-fx", "int8-dynamic"):
+    for name in TORCH_ONLY:
         assert toolchain.unavailable(name) is None, name
 
 

@@ -15,6 +15,7 @@ from quantarena.toolchains.pytorch import (
     fp32,
     fx_int8,
     pt2e_int8,
+    qat_eager_int8,
     qat_int8,
 )
 from quantarena.toolchains.pytorch.recipes import (
@@ -24,6 +25,7 @@ from quantarena.toolchains.pytorch.recipes import (
     TorchFp32,
     TorchFxInt8,
     TorchPt2eInt8,
+    TorchQatEagerInt8,
     TorchQatInt8,
 )
 
@@ -43,6 +45,8 @@ def build(bundle: ModelBundle, recipe: Recipe, calibration: ImageArray, workdir:
             return pt2e_int8.build(bundle, recipe, calibration, workdir)
         case TorchQatInt8():
             return qat_int8.build(bundle, recipe, calibration, workdir)
+        case TorchQatEagerInt8():
+            return qat_eager_int8.build(bundle, recipe, calibration, workdir)
         case TorchDynamicInt8():
             return dynamic_int8.build(bundle, recipe, calibration, workdir)
     raise TypeError(f"no PyTorch builder for {type(recipe).__name__}")

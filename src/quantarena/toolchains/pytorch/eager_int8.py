@@ -9,24 +9,13 @@ into that twin, so the model is the same one every variant uses.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
-from quantarena.toolchains.pytorch import _common
+from quantarena.toolchains.pytorch import _common, _module_form
 from quantarena.toolchains.pytorch.facts import TorchEagerInt8Facts
 from quantarena.toolchains.pytorch.recipes import TorchEagerInt8
-
-
-def _quantizable_twin(bundle: ModelBundle) -> Any:
-    import torchvision
-
-    twin = getattr(torchvision.models.quantization, str(bundle.torch_arch))(
-        weights=None, quantize=False
-    )
-    twin.load_state_dict(_common.fp32_module(bundle).state_dict())
-    return twin.eval()
 
 
 def build(
@@ -40,7 +29,7 @@ def build(
     target = workdir / "model.int8-eager.torchscript.pt"
     with _common.captured_warnings(notes):
         engine = _common.set_engine(recipe.engine)
-        model = _quantizable_twin(bundle)
+        model = _module_form.quantizable_twin(bundle)
         model.fuse_model(is_qat=False)
         # torch.ao.quantization's eager API has no annotations
         qconfig = tq.get_default_qconfig(recipe.engine)  # type: ignore[no-untyped-call]  # untyped torch API

@@ -64,6 +64,9 @@ class Pt2eFacts(BuildFacts):
     compiler: str
     # The ``reduce_range`` knob as resolved for this CPU: asked, value given to the quantizer, why.
     saturation_remedy: Resolved
+    # The ``module_form`` knob as resolved for this model: as-is, quantizable-twin or
+    # split-reused-modules, and why (absent from results written before the knob existed).
+    module_form: Resolved | None = None
     torch: str
     torchao: str
 
@@ -107,7 +110,8 @@ class TorchPt2eInt8Facts(Pt2eFacts):
 
 
 class QatSeconds(BaseModel):
-    """Where the QAT build's time went (the base adapter times the whole build)."""
+    """Where the QAT build's time went (the base adapter times the whole build). For eager QAT
+    ``export_and_prepare`` is fusing and ``prepare_qat`` (nothing is exported)."""
 
     model_config = ConfigDict(extra="forbid")
     export_and_prepare: float
@@ -115,9 +119,10 @@ class QatSeconds(BaseModel):
     convert_and_save: float
 
 
-class TorchQatInt8Facts(Pt2eFacts):
+class QatTrainingFacts(BuildFacts):
     """What training did, so a QAT result can be told from a failed one: losses before and after,
-    how far the weights moved, when observers and batch norm stopped changing."""
+    how far the weights moved, when observers and batch norm stopped changing. Both QAT paths
+    report these, from the same training loop (``_distill.py``)."""
 
     teacher: str
     trained: str  # which parameters the optimizer moved
@@ -133,6 +138,16 @@ class TorchQatInt8Facts(Pt2eFacts):
     observers_frozen_at_step: int
     batchnorm_frozen_at_step: int
     seconds: QatSeconds
+
+
+class TorchQatInt8Facts(QatTrainingFacts, Pt2eFacts):
+    """PT2E QAT: the quantizer's config and what training did."""
+
+
+class TorchQatEagerInt8Facts(QatTrainingFacts, TorchAoStaticFacts):
+    """Eager QAT: the engine's QAT qconfig read back, the twin's fusion, and what training did."""
+
+    fused: str
 
 
 class TorchDynamicInt8Facts(BuildFacts):

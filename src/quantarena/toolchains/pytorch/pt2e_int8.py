@@ -4,6 +4,8 @@ This is the path PyTorch recommends for CPU INT8 now that ``torch.ao.quantizatio
 The converted graph holds quantize/dequantize ops around FP32 ops; only Inductor with freezing
 turns them into oneDNN INT8 kernels, so the artifact is compiled when a worker loads it.
 
+The model form is resolved per model (``_module_form.py``: ResNets go through torchvision's
+quantizable twin, other models that call a module twice through a metadata rewrite), and
 ``reduce_range`` is resolved for the CPU here (``auto``: 7-bit activations where u8×s8 sums
 saturate) and the facts record what was asked, what it became and why.
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
-from quantarena.toolchains.pytorch import _common, _export, _pt2e
+from quantarena.toolchains.pytorch import _common, _module_form, _pt2e
 from quantarena.toolchains.pytorch.facts import TorchPt2eInt8Facts
 from quantarena.toolchains.pytorch.recipes import TorchPt2eInt8
 
@@ -35,7 +37,9 @@ def build(
     reduce_range = bool(remedy.value)
     with _common.captured_warnings(notes):
         quantizer, config = _pt2e.x86_quantizer(is_qat=False, reduce_range=reduce_range)
-        captured = _export.export_dynamic(_common.fp32_module(bundle), example).module()
+        captured, form = _module_form.exported_for_pt2e(
+            bundle, recipe.module_form, example, train=False
+        )
         prepared = prepare_pt2e(captured, quantizer)
         seen = _common.calibrate(prepared, images, recipe.calibration_batch)
         converted = convert_pt2e(prepared)
@@ -52,6 +56,7 @@ def build(
         fp32_tensors_dropped=len(dropped),
         compiler=_pt2e.compiler(recipe.freezing),
         saturation_remedy=_pt2e.remedy_fact(remedy, activations),
+        module_form=form,
         torch=torch.__version__,
         torchao=torchao.__version__,
     )

@@ -21,6 +21,7 @@ from quantarena.toolchains.pytorch.facts import (
     TorchFp32Facts,
     TorchFxInt8Facts,
     TorchPt2eInt8Facts,
+    TorchQatEagerInt8Facts,
     TorchQatInt8Facts,
 )
 
@@ -51,13 +52,32 @@ QUANTIZABLE = frozenset({
     "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
 })
 
-#: Architecture prefixes the x86 PT2E quantizer cannot annotate. torchvision's ResNet blocks add
-#: the shortcut in place (``out += identity``); with torch 2.14 / torchao 0.18 ``prepare_pt2e``
-#: then stops with "Input partition has more than one output node".
-PT2E_UNSUPPORTED_PREFIXES = ("resnet", "resnext", "wide_resnet")
+#: The form of the model PT2E quantizes (``_module_form.py``). The x86 quantizer refuses a module
+#: called twice (ResNet blocks call one ReLU twice: "Input partition has more than one output
+#: node"). ``auto``: the model as defined when no module is reused, else torchvision's quantizable
+#: twin where one exists, else the graph with each call of a reused module labelled apart.
+ModuleForm: TypeAlias = Literal["auto", "as-is", "quantizable-twin", "split-reused-modules"]
 
 
-# --- facts shared by several builds -------------------------------------------------------------
+def _needs_twin(bundle: ModelBundle, flow: str) -> str | None:
+    """Eager mode needs QuantStub/DeQuantStub, FloatFunctional adds and ``fuse_model``, which
+    only torchvision's quantizable twins provide."""
+    if bundle.torch_arch in QUANTIZABLE and bundle.torch_factory is None:
+        return None
+    if bundle.torch_factory is not None:
+        return (
+            f"{flow} needs torchvision's quantizable twin of the model (QuantStub, "
+            f"FloatFunctional adds, fuse_model); {bundle.torch_factory} is a user's factory, "
+            "which has none; use pytorch:int8-fx, pytorch:int8-pt2e or pytorch:int8-qat"
+        )
+    return (
+        f"torchvision has no quantizable version of {bundle.torch_arch} ({flow} needs one; "
+        f"it has: {', '.join(sorted(QUANTIZABLE))}); use pytorch:int8-fx, pytorch:int8-pt2e or "
+        "pytorch:int8-qat"
+    )
+
+
+# --- the recipes ------------------------------------------------------------------------------
 
 
 class TorchFp32(Recipe):
@@ -107,20 +127,7 @@ class TorchEagerInt8(_StaticInt8):
 
     @classmethod
     def model_problem(cls, bundle: ModelBundle) -> str | None:
-        """Eager mode needs QuantStub/DeQuantStub, FloatFunctional adds and ``fuse_model``,
-        which only torchvision's quantizable twins provide."""
-        if bundle.torch_arch in QUANTIZABLE:
-            return None
-        if bundle.torch_factory is not None:
-            return (
-                f"eager mode needs torchvision's quantizable twin of the model (QuantStub, "
-                f"FloatFunctional adds, fuse_model); {bundle.torch_factory} is a user's factory, "
-                "which has none; use pytorch:int8-fx or pytorch:int8-pt2e"
-            )
-        return (
-            f"torchvision has no quantizable version of {bundle.torch_arch} (eager mode needs one; "
-            f"it has: {', '.join(sorted(QUANTIZABLE))}); use pytorch:int8-fx or pytorch:int8-pt2e"
-        )
+        return _needs_twin(bundle, "eager mode")
 
 
 class TorchFxInt8(_StaticInt8):
@@ -130,17 +137,6 @@ class TorchFxInt8(_StaticInt8):
     Facts: ClassVar[type[BuildFacts]] = TorchFxInt8Facts
 
     engine: X86Engine = "x86"
-
-
-def _pt2e_problem(bundle: ModelBundle) -> str | None:
-    arch = bundle.torch_arch or ""
-    if not arch.startswith(PT2E_UNSUPPORTED_PREFIXES):
-        return None
-    return (
-        f"torchao's X86InductorQuantizer cannot annotate {arch}'s in-place residual add "
-        "(prepare_pt2e: 'Input partition has more than one output node'); "
-        "use pytorch:int8-fx or pytorch:int8-eager"
-    )
 
 
 class TorchPt2eInt8(_StaticInt8):
@@ -159,29 +155,21 @@ class TorchPt2eInt8(_StaticInt8):
     # the CPU saturates; False is torchao's default (full 8 bits, unmitigated).
     reduce_range: ReduceRange = "auto"
     freezing: bool = True
-
-    @classmethod
-    def model_problem(cls, bundle: ModelBundle) -> str | None:
-        return _pt2e_problem(bundle)
+    # A knob added without a version bump: every model that built before resolves to "as-is".
+    module_form: ModuleForm = "auto"
 
 
-class TorchQatInt8(Recipe):
-    """PT2E quantization-aware training distilled from the FP32 model on calibration images.
+class _DistilledQat(Recipe):
+    """The training knobs shared by both QAT paths, so PT2E and eager QAT train on equal terms:
+    same teacher, loss, images, augmentation, optimizer and step budget.
 
     No labels are used: the loss is KL(teacher || student) on logits at ``temperature``. Batch
-    norm runs on its running statistics from the first step (32-image batches are too small to
+    norm runs on its running statistics from the first step (16-image batches are too small to
     re-estimate them); observers stop updating at ``freeze_observers_step``.
     """
 
-    # Version 2: ``reduce_range`` became "auto" | bool (was bool, default False).
-    version: ClassVar[int] = 2
     precision: ClassVar[str] = "int8"
     calibrates: ClassVar[bool] = True
-    summary: ClassVar[str] = (
-        "PT2E quantization-aware training (FP32 teacher, KL distillation) then INT8"
-    )
-    needs: ClassVar[Needs] = TORCH_AND_TORCHAO
-    Facts: ClassVar[type[BuildFacts]] = TorchQatInt8Facts
 
     steps: int = Field(default=60, ge=1)
     batch_size: int = Field(default=16, ge=1)
@@ -201,13 +189,42 @@ class TorchQatInt8(Recipe):
     freeze_observers_step: int | None = Field(default=None, ge=0)
     calibration_images: int | None = Field(default=None, ge=1)  # None: the whole split
     seed: int = Field(default=0, ge=0)
+
+
+class TorchQatInt8(_DistilledQat):
+    """PT2E quantization-aware training distilled from the FP32 model on calibration images."""
+
+    # Version 2: ``reduce_range`` became "auto" | bool (was bool, default False).
+    version: ClassVar[int] = 2
+    summary: ClassVar[str] = (
+        "PT2E quantization-aware training (FP32 teacher, KL distillation) then INT8"
+    )
+    needs: ClassVar[Needs] = TORCH_AND_TORCHAO
+    Facts: ClassVar[type[BuildFacts]] = TorchQatInt8Facts
+
     # As for ``TorchPt2eInt8`` (the fake quantizers train with the range the kernels will use).
     reduce_range: ReduceRange = "auto"
     freezing: bool = True
+    module_form: ModuleForm = "auto"
+
+
+class TorchQatEagerInt8(_DistilledQat):
+    """Eager-mode QAT as published comparisons run it: torchvision's quantizable twin, fused,
+    ``prepare_qat`` with the engine's QAT qconfig, the same distillation as ``int8-qat``, then
+    ``convert`` to a TorchScript INT8 module."""
+
+    summary: ClassVar[str] = (
+        "eager-mode quantization-aware training (prepare_qat, quantizable torchvision model, "
+        "FP32 teacher) then INT8"
+    )
+    needs: ClassVar[Needs] = TORCH
+    Facts: ClassVar[type[BuildFacts]] = TorchQatEagerInt8Facts
+
+    engine: X86Engine = "x86"
 
     @classmethod
     def model_problem(cls, bundle: ModelBundle) -> str | None:
-        return _pt2e_problem(bundle)
+        return _needs_twin(bundle, "eager QAT")
 
 
 class TorchDynamicInt8(Recipe):
@@ -231,5 +248,6 @@ RECIPES: dict[str, type[Recipe]] = {
     "int8-fx": TorchFxInt8,
     "int8-pt2e": TorchPt2eInt8,
     "int8-qat": TorchQatInt8,
+    "int8-qat-eager": TorchQatEagerInt8,
     "int8-dynamic": TorchDynamicInt8,
 }

@@ -34,6 +34,7 @@ from quantarena.toolchains.pytorch.recipes import (
     TorchFp32,
     TorchFxInt8,
     TorchPt2eInt8,
+    TorchQatEagerInt8,
     TorchQatInt8,
 )
 
@@ -133,6 +134,11 @@ def load(artifact: Path, recipe: Recipe, threads: int) -> TorchModuleSession:
         case TorchEagerInt8():
             return load_torchscript(
                 artifact, recipe.engine, "TorchScript (eager-mode INT8)",
+                twin=_packed_int8_has_no_twin(recipe.engine, STATIC_INT8_KERNELS),
+            )
+        case TorchQatEagerInt8():
+            return load_torchscript(
+                artifact, recipe.engine, "TorchScript (eager-mode QAT INT8)",
                 twin=_packed_int8_has_no_twin(recipe.engine, STATIC_INT8_KERNELS),
             )
         case TorchFxInt8():
