@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -186,3 +187,36 @@ def test_importing_the_adapter_does_not_import_torch() -> None:
         assert not leaked, leaked
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_dynamic_int8_leaves_linears_whose_weights_the_model_reads_itself_in_fp32() -> None:
+    """torchvision's Swin passes ``attn.qkv.weight`` to a functional attention; replacing that
+    Linear would turn ``weight`` into a method and break the model."""
+    import torch
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    from quantarena.toolchains.pytorch.dynamic_int8 import _called_linears
+
+    class ReadsWeights(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = torch.nn.Linear(8, 8)
+            self.head = torch.nn.Linear(8, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.nn.functional.linear(x, self.qkv.weight, self.qkv.bias))
+
+    model = ReadsWeights().eval()
+    example = (torch.randn(2, 8),)
+    called, skipped = _called_linears(model, example)
+    assert (called, skipped) == (["head"], ["qkv"])
+    with warnings.catch_warnings():
+        # torch.ao.quantization's deprecation warnings (the builds record them as notes)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        quantized = quantize_dynamic(  # type: ignore[no-untyped-call]  # untyped torch API
+            model, dict.fromkeys(called, default_dynamic_qconfig), dtype=torch.qint8
+        )
+        assert quantized(*example).shape == (2, 4)
+    assert "dynamic" in type(quantized.head).__module__
+    assert type(quantized.qkv) is torch.nn.Linear

@@ -158,5 +158,7 @@ class TorchDynamicInt8Facts(BuildFacts):
     weights: ObserverFacts
     activations: str
     quantized_layers: list[str]  # the nn.Linear layers replaced by dynamic INT8 ones
+    # Linear layers the model never calls (it reads their weights itself): left FP32
+    fp32_linear_layers: list[str] = []
     serialized_with: Serializer
     torch: str
