@@ -104,7 +104,7 @@ def test_pt2e_builds_resnet_through_the_twin_and_runs_int8_kernels(
     result, session = build_and_load(
         "pytorch:int8-pt2e", resnet18, calibration_images, tmp_path, {"calibration_images": 8}
     )
-    form = result.facts["module_form"]
+    form = result.facts["quantized_form"]
     assert (form["asked"], form["value"]) == ("auto", "quantizable-twin")
     assert session.info()["int8_kernels"]["qconv_weight_prepack"] == 20  # every conv of ResNet18
     assert session.run(calibration_images.batches(1)[0][0]).shape == (1, 1000)

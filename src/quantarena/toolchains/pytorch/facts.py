@@ -65,8 +65,9 @@ class Pt2eFacts(BuildFacts):
     # The ``reduce_range`` knob as resolved for this CPU: asked, value given to the quantizer, why.
     saturation_remedy: Resolved
     # The ``module_form`` knob as resolved for this model: as-is, quantizable-twin or
-    # split-reused-modules, and why (absent from results written before the knob existed).
-    module_form: Resolved | None = None
+    # split-reused-modules, and why (absent from results written before the knob existed). A
+    # fact never reuses a knob's name, so the two blocks cannot overwrite each other.
+    quantized_form: Resolved | None = None
     torch: str
     torchao: str
 

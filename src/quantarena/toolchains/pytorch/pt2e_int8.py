@@ -56,7 +56,7 @@ def build(
         fp32_tensors_dropped=len(dropped),
         compiler=_pt2e.compiler(recipe.freezing),
         saturation_remedy=_pt2e.remedy_fact(remedy, activations),
-        module_form=form,
+        quantized_form=form,
         torch=torch.__version__,
         torchao=torchao.__version__,
     )

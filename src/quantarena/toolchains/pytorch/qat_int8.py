@@ -63,7 +63,7 @@ def build(
         fp32_tensors_dropped=len(dropped),
         compiler=_pt2e.compiler(recipe.freezing),
         saturation_remedy=_pt2e.remedy_fact(remedy, activations),
-        module_form=form,
+        quantized_form=form,
         **_distill.describe(recipe),
         **training.loss_facts(),
         seconds=QatSeconds(
