@@ -74,6 +74,14 @@ def test_recipe_flags_merge_into_the_files_recipes(tmp_path: Path) -> None:
         ),
         ({"measure": {"throughput_batches": [8, 8]}}, "batch size is listed twice"),
         ({"measure": {"latency_min_iterations": 0}}, "latency_min_iterations"),
+        ({"measure": {"rounds_target_ci": 0}}, "measure.rounds_target_ci: Input should be"),
+        ({"measure": {"rounds_max": 1}}, "measure.rounds_max: Input should be greater"),
+        ({"measure": {"rounds_window_calls": 0}}, "measure.rounds_window_calls"),
+        ({"measure": {"interleave": "sometimes"}}, "measure.interleave: Input should be"),
+        (
+            {"measure": {"rounds_window_seconds": 5, "rounds_max_seconds": 2}},
+            "rounds_window_seconds must be <= rounds_max_seconds",
+        ),
     ],
 )
 def test_values_out_of_their_range_are_config_errors(
@@ -108,3 +116,9 @@ def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
     binary.write_bytes(bytes(range(128, 256)))
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(binary, {})
+
+
+def test_interleaving_is_on_by_default_and_a_flag_turns_it_off() -> None:
+    measure = RunConfig().measure
+    assert measure.interleave and measure.rounds_target_ci == 0.03
+    assert not load_config(None, {"measure": {"interleave": "false"}}).measure.interleave

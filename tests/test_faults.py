@@ -205,6 +205,35 @@ def test_a_stopped_run_keeps_what_it_measured_and_resume_finishes_it(
     assert "not_run" not in (out / "report.md").read_text()
 
 
+def _timing_workers(out: Path) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline", "status"])
+            if "quantarena.runner.timing_worker" in " ".join(p.info["cmdline"] or [])
+            and str(out.resolve()) in " ".join(p.info["cmdline"] or [])
+            and p.info["status"] != psutil.STATUS_ZOMBIE]
+
+
+def test_a_stop_during_the_interleaved_rounds_keeps_them_and_leaves_no_worker(
+    flags: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    endless = ["--variants", ",".join(VARIANTS[:2]), "--rounds-max-seconds", "120",
+               "--rounds-target-ci", "0.0001", "--rounds-max", "1000"]
+    proc, stdout, stderr = _start([*flags, *endless, "--out", str(out)], tmp_path)
+    _wait_for(stdout, "  round 2:", proc)
+    assert len(_timing_workers(out)) == 2  # both loaded, kept between rounds
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert not _timing_workers(out)
+    err = [line for line in stderr.read_text().splitlines() if line.strip()]
+    assert "Traceback" not in stderr.read_text()
+    assert err[-1].startswith("interrupted by SIGINT during the interleaved rounds")
+    results = load_results(out)
+    assert all(v.status == "ok" for v in results.variants)
+    rounds = results.interleaved
+    assert rounds is not None and rounds.stop_reason == "interrupted" and rounds.rounds >= 2
+    assert "the run was interrupted" in (out / "report.md").read_text()
+
+
 def test_sigkill_of_the_run_leaves_no_worker_behind(
     flags: list[str], uninterrupted: Path, tmp_path: Path
 ) -> None:

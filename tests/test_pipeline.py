@@ -28,6 +28,10 @@ FAST = MeasureConfig(
     throughput_min_iterations=3,
     throughput_min_seconds=0.3,
     throughput_max_seconds=2,
+    rounds_window_seconds=0.1,
+    rounds_window_calls=3,
+    rounds_max_seconds=3,
+    rounds_max=8,
 )
 
 
@@ -72,6 +76,21 @@ def test_every_default_variant_is_measured(demo_run: Path) -> None:
     assert results.dataset.eval_images == 40 and results.dataset.calibration_images == 24
     assert results.dataset.eval_list_sha256 != results.dataset.calibration_list_sha256
     assert results.finished_at is not None
+
+
+def test_the_variants_are_timed_again_in_interleaved_rounds(demo_run: Path) -> None:
+    results = load_results(demo_run)
+    rounds = results.interleaved
+    assert rounds is not None and rounds.reference == "pytorch:fp32"
+    assert rounds.variants == [v.name for v in results.variants]
+    assert rounds.rounds >= 2 and rounds.stop_reason in {"converged", "time_cap", "max_rounds"}
+    assert rounds.fallback is None and rounds.failed == {}
+    assert [(s.baseline, s.variant) for s in rounds.speedups] == [
+        ("pytorch:fp32", "onnxruntime:fp32"), ("pytorch:fp32", "onnxruntime:int8"),
+        ("onnxruntime:fp32", "onnxruntime:int8")]
+    assert all(s.speedup is not None and s.speedup > 0 for s in rounds.speedups)
+    assert len(rounds.machine.samples) == rounds.rounds
+    assert "Interleaved rounds:" in render_markdown(results)
 
 
 def test_onnxruntime_fp32_equals_pytorch_image_by_image(demo_run: Path) -> None:

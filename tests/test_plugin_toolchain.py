@@ -56,6 +56,10 @@ def test_a_plugin_toolchain_runs_end_to_end(
         "1",
         "--warmup-max-seconds",
         "0.2",
+        "--rounds-max-seconds",
+        "2",
+        "--rounds-window-seconds",
+        "0.1",
         pythonpath=PLUGINS,
         timeout=600,
     )

@@ -19,13 +19,13 @@ from test_report_html import make_report_results
 V1 = Path(__file__).parent / "fixtures" / "results-v1"
 
 # Rows of the report.md that quantarena 1.x wrote for this run: the same numbers, same formats,
-# plus the Kernel agree column added since (a dash: 1.x did not measure it).
+# plus the Kernel agree and Speed-up columns added since (dashes: 1.x measured neither).
 V1_ROWS = [
     "| pytorch:int8-pt2e | ok | 72.50% | -6.38 [-8.8, -4.0] | 81.5% | – | 14.58 [14.43, 14.72] "
-    "| 25.83 | 161.6 @32 | 4.66 | 1179 | 0.0150 | 25.3 |",
+    "| 25.83 | – | 161.6 @32 | 4.66 | 1179 | 0.0150 | 25.3 |",
     "| onnxruntime:fp32 | ok | 78.88% | +0.00 [+0.0, +0.0] n.s. | 100.0% | – | 9.24 [9.14, 9.31] "
-    "| 24.46 | 163.0 @32 | 13.99 | 528 | 0.0122 | 0.0 |",
-    "| tensorrt:int8-simulated | ok | 77.00% | -1.88 [-3.2, -0.6] | 93.5% | – | – | – | – "
+    "| 24.46 | – | 163.0 @32 | 13.99 | 528 | 0.0122 | 0.0 |",
+    "| tensorrt:int8-simulated | ok | 77.00% | -1.88 [-3.2, -0.6] | 93.5% | – | – | – | – | – "
     "| 7.58 | 528 | – | 49.8 |",
 ]
 

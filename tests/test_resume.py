@@ -199,6 +199,13 @@ def test_the_same_config_resumes_and_the_list_may_grow() -> None:
         recipes={"onnxruntime:int8-dynamic": {"per_channel": False}},
     )
     _check(earlier, grown)  # knobs of a variant new to the run
+    # the interleaved rounds are timed again in full on resume: their knobs decide no kept row
+    rounds = RunConfig().measure.model_copy(update={"interleave": False, "rounds_max": 9})
+    _check(earlier, _config(measure=rounds))
+    older = earlier.model_copy(deep=True)  # written before the rounds' knobs existed
+    for key in ("interleave", "rounds_target_ci", "rounds_max_seconds", "rounds_max"):
+        del older.config["measure"][key]
+    _check(older, _config())
 
 
 @pytest.mark.parametrize(

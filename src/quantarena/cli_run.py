@@ -196,6 +196,11 @@ def _interrupted(exc: RunInterrupted, argv: list[str] | None) -> int:
                 f"after {done} of {len(exc.results.variants)} variants; the others are not_run "
                 f"rows in {out / 'results.json'} (reports: report.md, report.html)"
             )
+            if done == len(exc.results.variants):
+                what = (
+                    f"during the interleaved rounds; every row and the rounds timed so far are "
+                    f"in {out / 'results.json'} (reports: report.md, report.html)"
+                )
         print(
             f"interrupted by {exc.name} {what}; to finish: {resume_command(argv, out)}",
             file=sys.stderr,

@@ -79,6 +79,20 @@ class MeasureConfig(_Strict):
     throughput_max_seconds: float = Field(
         15.0, gt=0, description="time cap of each throughput pass"
     )
+    interleave: bool = Field(
+        True, description="after every variant is measured, time them again in interleaved "
+        "rounds (one process per variant, kept loaded) for paired speed-ups with CIs",
+    )
+    rounds_target_ci: float = Field(
+        0.03, gt=0, lt=1, description="rounds stop once every speed-up vs the reference has a "
+        "95% CI within +/- this fraction",
+    )
+    rounds_max_seconds: float = Field(60.0, gt=0, description="time cap of the rounds")
+    rounds_max: int = Field(50, ge=2, description="most rounds")
+    rounds_window_seconds: float = Field(
+        0.5, gt=0, description="each variant's batch-1 window per round lasts at least this long"
+    )
+    rounds_window_calls: int = Field(5, ge=1, description="... and times at least these calls")
 
     @model_validator(mode="after")
     def _caps(self) -> MeasureConfig:
@@ -88,6 +102,8 @@ class MeasureConfig(_Strict):
             raise ValueError("latency_max_seconds must be >= latency_min_seconds")
         if self.throughput_max_seconds < self.throughput_min_seconds:
             raise ValueError("throughput_max_seconds must be >= throughput_min_seconds")
+        if self.rounds_window_seconds > self.rounds_max_seconds:
+            raise ValueError("rounds_window_seconds must be <= rounds_max_seconds")
         if any(b < 1 for b in self.throughput_batches):
             raise ValueError("throughput batch sizes must be >= 1")
         if len(set(self.throughput_batches)) != len(self.throughput_batches):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -24,20 +25,23 @@ def _own_seconds() -> float:
 
 
 class ContentionWindow:
-    """Opened with ``start()``; ``stop()`` gives the other processes' share over the window."""
+    """Opened with ``start()``; ``stop()`` gives the other processes' share over the window.
+    ``own`` counts what is "ours": this process by default; the interleaved rounds, whose timed
+    work runs in a worker, pass the runner's and the active worker's CPU together."""
 
-    def __init__(self) -> None:
+    def __init__(self, own: Callable[[], float] = _own_seconds) -> None:
         self.cores = psutil.cpu_count(logical=True) or 1
+        self._own_seconds = own
         self._wall = self._busy = self._own = 0.0
 
     def start(self) -> None:
-        self._own = _own_seconds()
+        self._own = self._own_seconds()
         self._busy = _busy_seconds()
         self._wall = time.perf_counter()
 
     def stop(self) -> Contention:
         wall = time.perf_counter() - self._wall
-        own = _own_seconds() - self._own
+        own = self._own_seconds() - self._own
         busy = _busy_seconds() - self._busy
         capacity = max(wall * self.cores, 1e-9)
         return Contention(

@@ -124,6 +124,8 @@ class SpeedupSeries:
     color: str
     values: list[float | None]  # one per ``SpeedupChart.names``; x > 1 is faster
     against: list[str | None]  # the variant each value is measured against
+    #: 95% CI of each value (paired interleaved rounds), None where there is none
+    ci: list[tuple[float, float] | None] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,3 +141,18 @@ class SpeedupChart(Chart):
     @property
     def categories(self) -> list[str]:
         return self.names
+
+
+@dataclass(frozen=True, kw_only=True)
+class MachineChart(Chart):
+    """The machine over the interleaved rounds: each round's reference workload time relative
+    to the run's fastest (1.0 = as fast as it got), with steal and other processes' CPU share."""
+
+    offsets_s: list[float]  # start of each round, seconds into the rounds
+    relative: list[float]
+    steal: list[float | None]  # fraction of the machine's CPU
+    others: list[float | None]
+
+    @property
+    def has_data(self) -> bool:
+        return len(self.relative) >= 2

@@ -16,6 +16,7 @@ from quantarena.report.chart_specs import (
     Chart,
     LatencyChart,
     LatencyRow,
+    MachineChart,
     Series,
     SpeedupChart,
     SpeedupSeries,
@@ -24,6 +25,7 @@ from quantarena.report.chart_specs import (
 )
 from quantarena.report.frontier import pareto_frontier
 from quantarena.results.schema import Results, VariantResult
+from quantarena.results.speedup import PairedSpeedup
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#9D755D",
            "#FF9DA6", "#BAB0AC")
@@ -136,8 +138,67 @@ def _speedup(v: VariantResult, against: VariantResult | None) -> float | None:
     return base.p50 / own.p50 if base and own and own.p50 > 0 else None
 
 
+def _paired(s: PairedSpeedup | None) -> tuple[float | None, tuple[float, float] | None]:
+    if s is None or s.speedup is None:
+        return None, None
+    return s.speedup, (s.ci95[0], s.ci95[1]) if len(s.ci95) == 2 else None
+
+
+def _rounds_series(results: Results, label: str, color: str, names: list[str],
+                   against: list[str | None]) -> SpeedupSeries:
+    """Paired speed-ups from the interleaved rounds; a variant against itself is 1.0."""
+    rounds = results.interleaved
+    assert rounds is not None
+    pairs = [(1.0, None) if a == n else _paired(rounds.pair(a, n)) if a else (None, None)
+             for n, a in zip(names, against, strict=True)]
+    return SpeedupSeries(label, color, [v for v, _ in pairs], against, [c for _, c in pairs])
+
+
+def rounds_speedup_chart(results: Results) -> SpeedupChart:
+    """The paired speed-ups of the interleaved rounds with their 95% CIs."""
+    rounds = results.interleaved
+    assert rounds is not None
+    names = list(rounds.variants)
+    baselines = [b if (v := results.variant(n)) and (b := v.baseline) in rounds.medians_ms
+                 else None for n in names]
+    series = [_rounds_series(results, "vs its FP32 baseline", BASELINE_COLOR, names, baselines)]
+    if rounds.reference:
+        series.append(_rounds_series(results, f"vs reference ({rounds.reference})",
+                                     REFERENCE_COLOR, names, [rounds.reference] * len(names)))
+    tops = [c[1] if c else x for s in series for x, c in zip(s.values, s.ci or [], strict=True)
+            if x is not None]
+    return SpeedupChart(
+        key="speedup", file="speedup", label="Speedup",
+        title="Speedup at batch 1 from interleaved rounds (higher is faster)",
+        caption=f"Geometric mean of the per-round time ratios over {rounds.rounds} interleaved "
+                "rounds (same round, same machine state); error bars: 95% CI. A CI that spans "
+                "1.0 is no significant difference.",
+        axis=Axis("speedup (×)", range=(0.0, max(tops + [1.0]) * 1.15)), names=names,
+        series=series,
+    )
+
+
+def machine_chart(results: Results) -> MachineChart:
+    """How the machine's speed moved during the rounds (the reference workload of each)."""
+    samples = results.interleaved.machine.samples if results.interleaved else []
+    relative = (results.interleaved.machine.summary().relative
+                if results.interleaved and samples else [])
+    return MachineChart(
+        key="machine", file="machine", label="Machine during the rounds",
+        title="Machine during the interleaved rounds (1.0 = its fastest round)",
+        caption="Each round's fixed reference workload time relative to the fastest round, and "
+                "the share of the CPU taken by the hypervisor (steal) and other processes.",
+        offsets_s=[s.offset_s for s in samples], relative=relative,
+        steal=[s.steal_fraction() for s in samples],
+        others=[s.others_fraction() for s in samples],
+    )
+
+
 def speedup_chart(results: Results) -> SpeedupChart:
-    """Each variant vs its declared baseline (``v.baseline``) and vs the run's reference."""
+    """Each variant vs its declared baseline (``v.baseline``) and vs the run's reference: from
+    the interleaved rounds when the run has them, else from each variant's own p50."""
+    if results.interleaved is not None and results.interleaved.rounds:
+        return rounds_speedup_chart(results)
     rows = [v for v in _timed(results) if v.latency_ms and v.latency_ms.p50 > 0]
     base = [results.variant(v.baseline) if v.baseline else None for v in rows]
     series = [SpeedupSeries("vs its FP32 baseline", BASELINE_COLOR,
@@ -178,5 +239,5 @@ def report_charts(results: Results) -> Sequence[Chart]:
         [tradeoff_chart(results, "latency"), tradeoff_chart(results, "size")] if missing is None
         else [bar_chart(results, "latency", missing), bar_chart(results, "size", missing)]
     )
-    charts += [latency_chart(results), speedup_chart(results)]
+    charts += [latency_chart(results), speedup_chart(results), machine_chart(results)]
     return [c for c in charts if c.has_data]

@@ -8,7 +8,14 @@ from html import escape
 from typing import Any
 
 from quantarena.report.axes import Axis, tick_label
-from quantarena.report.chart_specs import BarChart, Chart, LatencyChart, SpeedupChart, TradeoffChart
+from quantarena.report.chart_specs import (
+    BarChart,
+    Chart,
+    LatencyChart,
+    MachineChart,
+    SpeedupChart,
+    TradeoffChart,
+)
 
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 
@@ -116,8 +123,17 @@ def _latency(chart: LatencyChart, go: Any) -> Any:
 def _speedups(chart: SpeedupChart, go: Any) -> Any:
     fig = go.Figure()
     for s in chart.series:
+        error_x = None
+        if s.ci is not None:
+            error_x = {"type": "data", "symmetric": False, "thickness": 1.2, "width": 4,
+                       "color": "#333",
+                       "array": [c[1] - v if c and v else 0 for v, c in zip(s.values, s.ci,
+                                                                          strict=True)],
+                       "arrayminus": [v - c[0] if c and v else 0 for v, c in zip(s.values, s.ci,
+                                                                               strict=True)]}
         fig.add_trace(go.Bar(
             y=chart.names, x=s.values, name=s.label, orientation="h", marker={"color": s.color},
+            error_x=error_x,
             texttemplate="%{x:.2f}×", textposition="outside", cliponaxis=False,
             customdata=[[n, a or "none"] for n, a in zip(chart.names, s.against, strict=True)],
             hovertemplate="<b>%{customdata[0]}</b><br>%{x:.2f}× vs %{customdata[1]}<extra></extra>",
@@ -125,6 +141,30 @@ def _speedups(chart: SpeedupChart, go: Any) -> Any:
     fig.add_vline(x=1.0, line={"color": "#555", "dash": "dash", "width": 1})
     fig.update_layout(**_layout(chart, xaxis=_axis(chart.axis), yaxis=_CATEGORIES,
                                 barmode="group"))
+    return fig
+
+
+def _machine(chart: MachineChart, go: Any) -> Any:
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=chart.offsets_s, y=chart.relative, mode="lines+markers", name="reference workload",
+        line={"color": "#4C78A8"},
+        hovertemplate="round at %{x:.0f} s: %{y:.2f}× its fastest<extra></extra>",
+    ))
+    for label, values, color in (("steal", chart.steal, "#E45756"),
+                                 ("other processes", chart.others, "#F58518")):
+        if any(v is not None for v in values):
+            fig.add_trace(go.Scatter(
+                x=chart.offsets_s, y=values, mode="lines", name=f"{label} (share of CPU)",
+                yaxis="y2", line={"color": color, "dash": "dot"},
+                hovertemplate=f"{label}: %{{y:.0%}}<extra></extra>",
+            ))
+    fig.update_layout(**_layout(
+        chart, xaxis={"title": {"text": "seconds into the rounds"}},
+        yaxis={"title": {"text": "reference workload (× fastest)"}},
+        yaxis2={"title": {"text": "share of CPU"}, "overlaying": "y", "side": "right",
+                "range": [0, 1], "tickformat": ".0%"},
+    ))
     return fig
 
 
@@ -140,6 +180,8 @@ def figure(chart: Chart) -> Any:
         return _latency(chart, go)
     if isinstance(chart, SpeedupChart):
         return _speedups(chart, go)
+    if isinstance(chart, MachineChart):
+        return _machine(chart, go)
     raise TypeError(f"no plotly drawing for {type(chart).__name__}")
 
 

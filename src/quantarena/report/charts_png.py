@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from quantarena.report.axes import Axis, tick_label
-from quantarena.report.chart_specs import BarChart, Chart, LatencyChart, SpeedupChart, TradeoffChart
+from quantarena.report.chart_specs import (
+    BarChart,
+    Chart,
+    LatencyChart,
+    MachineChart,
+    SpeedupChart,
+    TradeoffChart,
+)
 from quantarena.report.charts import report_charts
 from quantarena.results.schema import Results
 
@@ -106,14 +113,35 @@ def _speedups(chart: SpeedupChart, ax: Any) -> None:
     height = 0.8 / len(chart.series)
     for k, s in enumerate(chart.series):
         offset = (k - (len(chart.series) - 1) / 2) * height
+        xerr = None
+        if s.ci is not None:
+            xerr = [[v - c[0] if c and v else 0.0 for v, c in zip(s.values, s.ci, strict=True)],
+                    [c[1] - v if c and v else 0.0 for v, c in zip(s.values, s.ci, strict=True)]]
         bars = ax.barh([i + offset for i in range(len(chart.names))], [v or 0.0 for v in s.values],
-                       height, color=s.color, label=s.label)
+                       height, color=s.color, label=s.label, xerr=xerr,
+                       error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "#333"})
         ax.bar_label(bars, labels=[f"{v:.2f}×" if v else "" for v in s.values], padding=3,
                      fontsize=7.5)
     ax.axvline(1.0, color="#555", linestyle="--", linewidth=1)
     _categories(ax, chart)
     _apply(ax, chart.axis, "x")
     ax.figure.legend(fontsize=8, frameon=False, loc="outside lower center", ncols=2)
+
+
+def _machine(chart: MachineChart, ax: Any) -> None:
+    ax.plot(chart.offsets_s, chart.relative, marker="o", markersize=3, color="#4C78A8",
+            label="reference workload (× fastest)")
+    ax.set_xlabel("seconds into the rounds")
+    ax.set_ylabel("reference workload (× fastest)")
+    share = ax.twinx()
+    share.set_ylim(0, 1)
+    share.set_ylabel("share of CPU")
+    for label, values, color in (("steal", chart.steal, "#E45756"),
+                                 ("other processes", chart.others, "#F58518")):
+        if any(v is not None for v in values):
+            share.plot(chart.offsets_s, [v if v is not None else float("nan") for v in values],
+                       linestyle=":", color=color, label=label)
+    ax.figure.legend(fontsize=8, frameon=False, loc="outside lower center", ncols=3)
 
 
 def render(chart: Chart) -> Any:
@@ -127,6 +155,8 @@ def render(chart: Chart) -> Any:
         _latency(chart, ax)
     elif isinstance(chart, SpeedupChart):
         _speedups(chart, ax)
+    elif isinstance(chart, MachineChart):
+        _machine(chart, ax)
     else:
         raise TypeError(f"no matplotlib drawing for {type(chart).__name__}")
     ax.set_title(chart.title, fontsize=10)

@@ -118,6 +118,37 @@ def p50_cell(v: VariantResult, _: Results | None = None) -> Cell:
     return Cell(f"{lat.p50:.2f}", f"[{lat.p50_ci95[0]:.2f}, {lat.p50_ci95[1]:.2f}]")
 
 
+def speedup_cell(v: VariantResult, results: Results) -> Cell:
+    """The speed-up vs the reference from the interleaved rounds (reference time / this
+    variant's, paired by round) with its 95% CI; ``n.s.`` when the CI spans 1."""
+    rounds = results.interleaved
+    if rounds is None:
+        return Cell(DASH)
+    if v.name == rounds.reference:
+        return Cell("ref")
+    s = rounds.vs_reference(v.name)
+    if s is None or s.speedup is None:
+        return Cell(DASH)
+    if len(s.ci95) != 2:
+        return Cell(f"{s.speedup:.2f}×")
+    lo, hi = s.ci95
+    return Cell(f"{s.speedup:.2f}×", f"[{lo:.2f}, {hi:.2f}]" + ("" if s.significant else " n.s."))
+
+
+def speedup_style(v: VariantResult, results: Results) -> str:
+    rounds = results.interleaved
+    if rounds is None:
+        return ""
+    if v.name == rounds.reference:
+        return "ref"
+    s = rounds.vs_reference(v.name)
+    if s is None or s.speedup is None or len(s.ci95) != 2:
+        return ""
+    if not s.significant:
+        return "ns"
+    return "sig-up" if s.speedup > 1 else "sig-down"
+
+
 def _largest_batch(v: VariantResult) -> Throughput | None:
     return v.throughput[-1] if v.throughput else None
 
@@ -154,6 +185,10 @@ COLUMNS: list[Column] = [
            "processes' medians]", p50_cell),
     Column("p99 ms", "batch-1 99th-percentile latency",
            lambda v, _: _num(v.latency_ms.p99 if v.latency_ms else None, ".2f")),
+    Column("Speed-up",
+           "batch-1 speed-up vs the reference from the interleaved rounds (its time / this "
+           "variant's, paired by round) [95% CI]; n.s. = the CI spans 1", speedup_cell,
+           speedup_style),
     Column("img/s", "throughput at the largest measured batch", throughput_cell),
     Column("Size MB", "artifact size on disk", size_cell),
     Column("Peak RSS MB", "peak resident memory of the measuring worker",

@@ -14,6 +14,8 @@ from quantarena.report.columns import DASH, throughput_cell, top1_cell
 from quantarena.results.accuracy import PairedComparison
 from quantarena.results.io import load_results
 from quantarena.results.schema import Results, VariantResult
+from quantarena.results.speedup import PairedSpeedup
+from quantarena.results.verdict import combined_verdict
 
 
 def _gpus(r: Results) -> str | None:
@@ -149,6 +151,21 @@ class VariantComparison:
     top1_b: float
     agreement_top1: float
     paired: PairedComparison  # B relative to A
+    #: B's speed-up over A from the run's interleaved rounds (None: not timed in rounds)
+    speed: PairedSpeedup | None = None
+
+    def verdict(self) -> str:
+        """One line, speed then accuracy, each with its own CI and significance."""
+        return combined_verdict(self.speed, self.paired)
+
+    def _speed_rows(self) -> list[str]:
+        s = self.speed
+        if s is None or s.speedup is None:
+            return []
+        ci = f", 95% CI [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}]" if len(s.ci95) == 2 else ""
+        word = "" if s.significant else " (not significant)"
+        return [f"| Speed-up B over A (A time / B time) | {s.speedup:.2f}×{ci}{word}, "
+                f"{s.rounds} paired rounds |"]
 
     def to_markdown(self) -> str:
         p = self.paired
@@ -157,8 +174,11 @@ class VariantComparison:
         return "\n".join([
             f"# `{self.b}` vs `{self.a}` on the same {p.images} images",
             "",
+            f"**Verdict:** {self.verdict()}",
+            "",
             "| Measure | Value |",
             "|---|---|",
+            *self._speed_rows(),
             f"| Top-1 `{self.a}` | {self.top1_a * 100:.2f}% |",
             f"| Top-1 `{self.b}` | {self.top1_b * 100:.2f}% |",
             f"| Δ top-1 (B − A) | {p.delta_pp:+.2f} pp, 95% CI [{lo:+.2f}, {hi:+.2f}] "
@@ -168,7 +188,9 @@ class VariantComparison:
             f"| Only A right (lost) | {p.lost} |",
             f"| Same top-1 prediction | {self.agreement_top1 * 100:.1f}% |",
             "",
-            "CI: paired bootstrap over images; significant means the CI excludes 0 and p < 0.05.",
+            "CI: paired bootstrap over images; significant means the CI excludes 0 and p < 0.05."
+            + (" Speed-up: geometric mean of the per-round time ratios of the interleaved rounds "
+               "(same round, same machine state), t-interval." if self.speed else ""),
         ]) + "\n"
 
 
@@ -196,8 +218,10 @@ def compare_variants(run_dir: Path, a: str, b: str) -> VariantComparison:
     pa, pb = _predictions(run_dir, results, a), _predictions(run_dir, results, b)
     if pa.files != pb.files:
         raise ResultsError(f"{a} and {b} were evaluated on different images")
+    rounds = results.interleaved
     return VariantComparison(
         a=a, b=b, top1_a=float(pa.correct_top1.mean()), top1_b=float(pb.correct_top1.mean()),
         agreement_top1=float(np.mean(pa.top5[:, 0] == pb.top5[:, 0])),
         paired=PairedComparison.of(pb.correct_top1, pa.correct_top1),
+        speed=rounds.pair(a, b) if rounds is not None else None,
     )

@@ -49,3 +49,33 @@ def variant_notes(v: VariantResult) -> list[str]:
 
 def notes(results: Results) -> list[Note]:
     return [Note(v.name, text) for v in results.variants for text in variant_notes(v)]
+
+
+def machine_line(results: Results) -> str | None:
+    """What the machine did during the interleaved rounds, in one line: the slow stretch when
+    there was one, else how steady the reference workload, steal and other processes were."""
+    rounds = results.interleaved
+    if rounds is None or not rounds.machine.samples:
+        return None
+    summary = rounds.machine.summary()
+    if summary.note:
+        return f"machine during the rounds: {summary.note}"
+    parts = [f"the reference workload ran within {(summary.slowest_relative - 1) * 100:.0f}% of "
+             f"its fastest ({summary.fastest_reference_s * 1e3:.0f} ms) in all "
+             f"{len(rounds.machine.samples)} rounds"]
+    if summary.max_steal_fraction is not None:
+        parts.append(f"steal at most {summary.max_steal_fraction:.0%}")
+    if summary.max_others_fraction is not None:
+        parts.append(f"other processes at most {summary.max_others_fraction:.0%} of the CPU")
+    return "machine during the rounds: " + ", ".join(parts)
+
+
+def rounds_lines(results: Results) -> list[str]:
+    """The interleaved rounds' notes for the reports: why they stopped, the machine, waiting
+    workers, a fallback, dropped rounds of a speed-up."""
+    rounds = results.interleaved
+    if rounds is None:
+        return []
+    machine = machine_line(results)
+    dropped = [n for s in rounds.speedups for n in s.row_notes()]
+    return [*rounds.notes(), *([machine] if machine else []), *dropped]

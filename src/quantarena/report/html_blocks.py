@@ -9,7 +9,7 @@ from html import escape
 from typing import Any
 
 from quantarena.report.columns import COLUMNS, Cell, Column, measure_columns, table_cells
-from quantarena.report.findings import notes, unmeasured
+from quantarena.report.findings import notes, rounds_lines, unmeasured
 from quantarena.results.schema import Results, VariantResult
 
 FRONT_MARK = '<span class="front" title="on the accuracy/latency Pareto frontier">◆</span>'
@@ -115,6 +115,10 @@ def findings(results: Results) -> str:
     if found:
         parts.append("<h3>Notes</h3><ul>" + "".join(
             f"<li><code>{e(n.variant)}</code>: {e(n.text)}</li>" for n in found) + "</ul>")
+    rounds = rounds_lines(results)
+    if rounds:
+        parts.append("<h3>Interleaved rounds</h3><ul>"
+                     + "".join(f"<li>{e(line)}</li>" for line in rounds) + "</ul>")
     return "".join(parts)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantarena.report.findings import notes, unmeasured
+from quantarena.report.findings import notes, rounds_lines, unmeasured
 from quantarena.report.table import legend, markdown_table
 from quantarena.results.schema import Results
 
@@ -21,6 +21,9 @@ def _findings(results: Results) -> list[str]:
     found = notes(results)
     if found:
         lines += ["", "Notes:", ""] + [f"- `{n.variant}`: {n.text}" for n in found]
+    rounds = rounds_lines(results)
+    if rounds:
+        lines += ["", "Interleaved rounds:", ""] + [f"- {line}" for line in rounds]
     return lines
 
 

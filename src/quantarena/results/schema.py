@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from quantarena.results.accuracy import Accuracy
 from quantarena.results.environment import Environment
+from quantarena.results.interleaved import Interleaved
 from quantarena.results.kernel import KernelCheck
 from quantarena.results.measurements import (
     Block,
@@ -141,6 +142,9 @@ class Results(Block):
     #: what the configuration check warned about before the run (e.g. more threads than CPUs)
     warnings: list[str] = []
     variants: list[VariantResult] = []
+    #: the interleaved timing rounds and their paired speed-ups (absent in older files, and in
+    #: runs with ``measure.interleave`` off or fewer than two timed variants)
+    interleaved: Interleaved | None = None
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.name == name), None)

@@ -27,9 +27,11 @@ from quantarena.measure.accuracy import Predictions
 from quantarena.models.spec import ModelBundle
 from quantarena.outdir import NO_ROOM
 from quantarena.results.environment import fingerprint
+from quantarena.results.interleaved import Interleaved
 from quantarena.results.io import save_results
 from quantarena.results.schema import DatasetInfo, ModelInfo, Results, Tool, VariantResult
 from quantarena.runner.folder import OutMode, in_use, open_out
+from quantarena.runner.interleave import Phase
 from quantarena.runner.interrupt import RunInterrupted, Stop, stop_signals
 from quantarena.runner.jobs import PrepareJob
 from quantarena.runner.launcher import Launcher
@@ -41,6 +43,7 @@ from quantarena.runner.plan import (
     run_order,
 )
 from quantarena.runner.resume import check_config, check_setup, kept_rows, merged, reusable_bundle
+from quantarena.runner.timeline import Timeline
 from quantarena.runner.variant import SplitFiles, VariantRunner, not_run_row
 
 Log = Callable[[str], None]
@@ -158,20 +161,24 @@ def _run(
     out, planned = progress.out, progress.planned
     started = _now()
     launcher = Launcher.from_config(config, out / "logs", stop)
+    timeline = Timeline()
     bundle = reusable_bundle(out) if earlier is not None else None
     if bundle is None:
-        bundle = _prepare_bundle(config, out, launcher, log)
-    with stop.interruptible():
+        with timeline.part("prepare", "model"):
+            bundle = _prepare_bundle(config, out, launcher, log)
+    with stop.interruptible(), timeline.part("prepare", "data"):
         files, results = _prepare_data(config, data, planned, bundle, reference, out, log)
     results.started_at = started
     if earlier is not None:
         check_setup(earlier, results, out)
         results = merged(earlier, results)
+        results.interleaved = None  # timed again in full once every row is there
     if results.environment.load_warning:
         log(f"warning: {results.environment.load_warning}; numbers may be skewed")
     progress.results = results
     runner = VariantRunner(
-        config=config, launcher=launcher, bundle=bundle, out=out, files=files, log=log
+        config=config, launcher=launcher, bundle=bundle, out=out, files=files, log=log,
+        timeline=timeline,
     )
     kept = kept_rows(earlier, out) if earlier is not None else {}
     progress.rows = {
@@ -195,9 +202,37 @@ def _run(
                 progress.rows[name] = runner.recompare(progress.rows[name])
         progress.save()
         stop.check()
+    results.interleaved = _interleave(config, launcher, files, progress, reference, log)
+    if results.interleaved is not None:
+        timeline.add("interleaved rounds", "loading workers", results.interleaved.load_seconds)
+        timeline.add("interleaved rounds", "rounds", results.interleaved.seconds)
     results.finished_at = _now()
     progress.save()
+    for line in timeline.lines():
+        log(line)
     return results
+
+
+def _interleave(
+    config: RunConfig,
+    launcher: Launcher,
+    files: SplitFiles,
+    progress: _Progress,
+    reference: str | None,
+    log: Log,
+) -> Interleaved | None:
+    """The interleaved rounds over every variant that measured speed (kept rows included); a
+    stop signal keeps what the rounds timed so far in the results it saves."""
+    assert progress.results is not None
+    planned = progress.planned
+    phase = Phase(config=config, launcher=launcher, evaluation=files.evaluation,
+                  out=progress.out, log=log)
+    try:
+        return phase.run(planned, progress.rows, reference,
+                         {p.name: baseline_of(p, planned) for p in planned})
+    except RunInterrupted:
+        progress.results.interleaved = phase.partial
+        raise
 
 
 def _prepare_data(

@@ -26,6 +26,9 @@ FREE_KEYS = frozenset(
     {"out", "variants", "recipes", "cache_dir", "data", "build_timeout", "measure_timeout"}
 )
 
+#: measure keys that decide only the interleaved rounds, which a resumed run times again in full
+ROUND_KEYS = ("measure.interleave", "measure.rounds_")
+
 
 def _short(value: Any) -> str:
     text = repr(value)
@@ -61,8 +64,13 @@ def _compare(out: Path, before: dict[str, Any], now: dict[str, Any]) -> None:
 
 def check_config(earlier: Results, config: RunConfig, reference: str | None, out: Path) -> None:
     """The cheap checks, before anything is prepared: config, variant list, reference."""
-    before = _flat({k: v for k, v in earlier.config.items() if k not in FREE_KEYS})
-    now = _flat({k: v for k, v in config.model_dump(mode="json").items() if k not in FREE_KEYS})
+    before, now = (
+        {k: v for k, v in _flat(data).items() if not k.startswith(ROUND_KEYS)}
+        for data in (
+            {k: v for k, v in earlier.config.items() if k not in FREE_KEYS},
+            {k: v for k, v in config.model_dump(mode="json").items() if k not in FREE_KEYS},
+        )
+    )
     _compare(out, before, now)
     earlier_recipes: dict[str, Any] = earlier.config.get("recipes") or {}
     for v in earlier.variants:

@@ -18,6 +18,7 @@ from quantarena.results.schema import Artifact, Build, Measurements, Status, Var
 from quantarena.runner.jobs import BuildJob, MeasureJob
 from quantarena.runner.launcher import Launcher
 from quantarena.runner.plan import PlannedVariant
+from quantarena.runner.timeline import Timeline
 from quantarena.toolchains.base import BuildOutcome
 
 
@@ -40,6 +41,8 @@ class VariantRunner:
     log: Callable[[str], None]
     #: the reference's per-image predictions, once measured
     reference: Predictions | None = field(default=None)
+    #: where the run's time goes (each variant's build and measurement)
+    timeline: Timeline = field(default_factory=Timeline)
 
     def run(self, p: PlannedVariant, baseline: str | None, *, is_reference: bool) -> VariantResult:
         self._clear(p)
@@ -48,15 +51,14 @@ class VariantRunner:
             self.log(f"  {p.name}: unavailable: {problem.reason}")
             return self._row(p, "unavailable", problem.reason)
         self.log(f"  {p.name}: building ...")
-        build = self.launcher.run(
-            BuildJob(
-                recipe=p.recipe.to_payload(p.name),
-                bundle=self.files.bundle,
-                calibration=self.files.calibration,
-                workdir=self.out / "variants" / p.slug,
-            ),
-            f"{p.slug}.build",
+        job = BuildJob(
+            recipe=p.recipe.to_payload(p.name),
+            bundle=self.files.bundle,
+            calibration=self.files.calibration,
+            workdir=self.out / "variants" / p.slug,
         )
+        with self.timeline.part(p.name, "build"):
+            build = self.launcher.run(job, f"{p.slug}.build")
         if build.status != "ok" or build.result is None:
             self.log(f"  {p.name}: build {build.status}: {build.reason}")
             return self._row(p, build.status, f"build: {build.reason}")
@@ -65,13 +67,14 @@ class VariantRunner:
             f"  {p.name}: built in {built.seconds:.1f} s ({built.size_bytes / 1e6:.1f} MB); "
             "measuring ..."
         )
-        measure = self.launcher.run(
-            self._measure_job(p, built, timing_only=False), f"{p.slug}.measure"
-        )
-        if measure.status != "ok" or measure.result is None:
-            self.log(f"  {p.name}: measurement {measure.status}: {measure.reason}")
-            return self._row(p, measure.status, f"measure: {measure.reason}", built, baseline)
-        measured = self._with_repeats(p, built, measure.result)
+        with self.timeline.part(p.name, "measure"):
+            measure = self.launcher.run(
+                self._measure_job(p, built, timing_only=False), f"{p.slug}.measure"
+            )
+            if measure.status != "ok" or measure.result is None:
+                self.log(f"  {p.name}: measurement {measure.status}: {measure.reason}")
+                return self._row(p, measure.status, f"measure: {measure.reason}", built, baseline)
+            measured = self._with_repeats(p, built, measure.result)
         if measured.accuracy is not None:
             predictions = Predictions.load(self._predictions_path(p))
             if is_reference:
@@ -91,7 +94,8 @@ class VariantRunner:
         log from an interrupted attempt must not be counted or read as this attempt's."""
         shutil.rmtree(self.out / "variants" / p.slug, ignore_errors=True)
         logs = self.out / "logs"
-        for pattern in (f"{p.slug}.build.*", f"{p.slug}.measure.*", f"{p.slug}.measure-*.*"):
+        for pattern in (f"{p.slug}.build.*", f"{p.slug}.measure.*", f"{p.slug}.measure-*.*",
+                        f"{p.slug}.timing.*"):
             for path in logs.glob(pattern):
                 path.unlink(missing_ok=True)
 

@@ -28,7 +28,8 @@ TIMING_IMAGES = 64
 RANDOM_WEIGHTS = "random weights (--weights none): accuracy would be meaningless"
 
 
-def _pin() -> None:
+def apply_pinning() -> None:
+    """Pin this process to the run's CPUs (``QUANTARENA_PIN_CPUS``), before any runtime loads."""
     cpus = os.environ.get(PIN_ENV)
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
@@ -129,7 +130,7 @@ def execute(job: PrepareJob | BuildJob | MeasureJob) -> JobOutcome[BaseModel]:
 def main(argv: list[str]) -> int:
     # First thing: a worker whose orchestrator is gone must not go on using the machine.
     guard_parent(expected_parent())
-    _pin()
+    apply_pinning()
     job_path, outcome_path = Path(argv[0]), Path(argv[1])
     job = AnyJob.model_validate_json(f'{{"job": {job_path.read_text()}}}').job
     outcome = execute(job)

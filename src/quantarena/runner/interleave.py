@@ -1,0 +1,182 @@
+"""The interleaved phase of a run, after every variant has its own row: pick the timed variants,
+decide whether their timing workers fit in memory together, start them, run the rounds, stop
+them. Returns the ``Interleaved`` block for the results (or None, with the reason logged, when
+there is nothing to pair).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from quantarena.config import RunConfig
+from quantarena.results.interleaved import Interleaved
+from quantarena.results.schema import VariantResult
+from quantarena.runner.interrupt import RunInterrupted
+from quantarena.runner.launcher import Launcher
+from quantarena.runner.plan import PlannedVariant
+from quantarena.runner.rounds import Rounds, RoundSettings, WindowSource
+from quantarena.runner.timing_client import TimingFailed, TimingWorker
+from quantarena.runner.timing_protocol import TimeRequest, TimingJob, WindowReply
+
+#: The loaded workers must fit with this factor on their measured peak memory (the measuring
+#: worker's peak covers larger batches than batch 1, so the estimate errs on the safe side) ...
+MEMORY_MARGIN = 1.2
+#: ... and leave this much memory (MB) to the rest of the machine.
+MEMORY_RESERVE_MB = 512.0
+#: Variables added to every timing worker's environment: none. Measured on a 2-core EPYC with
+#: ``benchmarks/waiting_workers.py`` (CPU a loaded worker used after its window): PyTorch eager
+#: and PT2E (OpenMP) and OpenVINO (TBB) used none; ONNX Runtime's intra-op threads used ~30 ms in
+#: the first 50 ms, then none, and ONNX Runtime's spinning is a session option, not an
+#: environment variable. ``OMP_WAIT_POLICY``/``KMP_BLOCKTIME`` are therefore not set (a passive
+#: policy would also slow the calls being timed); the rounds pause ``rounds.SETTLE_S`` before each
+#: window instead, and record every waiting worker's CPU (``waiting_cpu_s``).
+TIMING_ENV: dict[str, str] = {}
+
+
+def timed_variants(
+    planned: list[PlannedVariant], rows: dict[str, VariantResult]
+) -> list[tuple[PlannedVariant, VariantResult]]:
+    """The variants that measured speed: ``ok`` rows with a batch-1 latency and an artifact."""
+    pairs = [(p, rows.get(p.name)) for p in planned]
+    return [(p, r) for p, r in pairs
+            if r is not None and r.status == "ok" and r.latency_ms is not None and r.artifact]
+
+
+def memory_fallback(peaks_mb: list[float], available_mb: float) -> str | None:
+    """Why the timing workers cannot all stay loaded, or None when they fit."""
+    need = sum(peaks_mb) * MEMORY_MARGIN + MEMORY_RESERVE_MB
+    if need <= available_mb:
+        return None
+    return (f"{len(peaks_mb)} loaded workers would need about {need:.0f} MB (their measured "
+            f"peaks ×{MEMORY_MARGIN} + {MEMORY_RESERVE_MB:.0f} MB), {available_mb:.0f} MB "
+            "is available")
+
+
+class FreshWorker:
+    """A variant's timing worker started for one window and stopped after it: the fallback when
+    the loaded workers would not fit in memory. Nothing of it runs between windows."""
+
+    def __init__(self, make: Callable[[], TimingWorker]) -> None:
+        self.make = make
+        self.worker: TimingWorker | None = None
+
+    def before_window(self) -> None:
+        self.worker = self.make()
+        self.worker.start()
+        self.worker.wait_ready()
+
+    def window(self, request: TimeRequest) -> WindowReply:
+        if self.worker is None:
+            raise TimingFailed("the timing worker was not started")
+        return self.worker.window(request)
+
+    def after_window(self) -> None:
+        self.close()
+
+    def cpu_seconds(self) -> float:
+        return self.worker.cpu_seconds() if self.worker is not None else 0.0
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+
+@dataclass
+class Phase:
+    """What the interleaved phase needs from the run."""
+
+    config: RunConfig
+    launcher: Launcher
+    evaluation: Path
+    out: Path
+    log: Callable[[str], None]
+    #: MB of memory available; None reads it from the machine (tests declare it)
+    available_mb: float | None = None
+    #: what was timed before a stop signal ended the rounds (then ``run`` raises)
+    partial: Interleaved | None = None
+
+    def run(
+        self, planned: list[PlannedVariant], rows: dict[str, VariantResult],
+        reference: str | None, baselines: dict[str, str | None],
+    ) -> Interleaved | None:
+        measure = self.config.measure
+        if not measure.interleave:
+            return None
+        timed = timed_variants(planned, rows)
+        if len(timed) < 2:
+            self.log("interleaved rounds skipped: fewer than two variants measured speed")
+            return None
+        available = self.available_mb
+        if available is None:
+            available = psutil.virtual_memory().available / 2**20
+        fallback = memory_fallback(
+            [r.memory.peak_rss_mb if r.memory else 0.0 for _, r in timed], available
+        )
+        makers = {p.name: self._maker(p, r) for p, r in timed}
+        sources: dict[str, WindowSource] = {}
+        failed: dict[str, str] = {}
+        started = time.perf_counter()
+        self.log(f"interleaved rounds: {len(timed)} variants"
+                 + (f"; {fallback}: starting each worker afresh per window" if fallback
+                    else "; loading one timing worker per variant ..."))
+        try:
+            for name, make in makers.items():
+                if fallback:
+                    sources[name] = FreshWorker(make)
+                    continue
+                worker = make()
+                sources[name] = worker
+                try:
+                    worker.start()
+                    worker.wait_ready()
+                except TimingFailed as exc:
+                    worker.close()
+                    del sources[name]
+                    failed[name] = str(exc)
+                    self.log(f"  {name}: timing worker failed to load: {exc}")
+            loaded = time.perf_counter() - started
+            if len(sources) < 2:
+                self.log("interleaved rounds skipped: fewer than two timing workers loaded")
+                return None
+            rounds = Rounds(
+                sources=sources, reference=reference, baselines=baselines,
+                settings=RoundSettings(
+                    request=TimeRequest(min_seconds=measure.rounds_window_seconds,
+                                        min_calls=measure.rounds_window_calls),
+                    target_ci=measure.rounds_target_ci, max_seconds=measure.rounds_max_seconds,
+                    max_rounds=measure.rounds_max, seed=self.config.seed,
+                ),
+                log=self.log, stop=self.launcher.stop, fallback=fallback,
+                worker_env=dict(TIMING_ENV), failed=failed,
+            )
+            try:
+                block = rounds.run()
+            except RunInterrupted:
+                self.partial = rounds.partial
+                if self.partial is not None:
+                    self.partial.load_seconds = loaded
+                raise
+            block.load_seconds = loaded
+            self.log(f"  {block.stop_line()}")
+            for note in [*block.machine.row_notes(), block.waiting_note()]:
+                if note:
+                    self.log(f"  note: {note}")
+            return block
+        finally:
+            for source in sources.values():
+                source.close()
+
+    def _maker(self, p: PlannedVariant, row: VariantResult) -> Callable[[], TimingWorker]:
+        assert row.artifact is not None
+        job = TimingJob(
+            recipe=p.recipe.to_payload(p.name), artifact=self.out / row.artifact.path,
+            evaluation=self.evaluation, threads=self.config.threads,
+            warmup_max_seconds=self.config.measure.warmup_max_seconds,
+        )
+        return lambda: TimingWorker(p.name, p.slug, job, self.launcher, TIMING_ENV)
