@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from quantarena.runner.timeline import Timeline, clock
+from quantarena.runner.timeline import Timeline
 
 
 def test_parts_add_up_per_step_in_order() -> None:
@@ -21,6 +21,3 @@ def test_parts_add_up_per_step_in_order() -> None:
     assert "37 s" in lines[2] and "build 2.0 s, measure 35 s" in lines[2]
     assert lines[3].split()[0] == "rounds"
 
-
-def test_clocks_read_as_a_person_says_them() -> None:
-    assert clock(0.44) == "0.4 s" and clock(12.4) == "12 s" and clock(278) == "4 min 38 s"

@@ -22,7 +22,7 @@ from quantarena.runner.launcher import Launcher
 from quantarena.runner.plan import plan_variants
 from quantarena.runner.timing_client import TimingFailed, TimingWorker
 from quantarena.runner.timing_protocol import TimeRequest, TimingJob
-from quantarena.toolchains import get_toolchain
+from quantarena.toolchains import get_toolchain, parse_variant
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +42,8 @@ def evaluation(evaluation_images: object, cache_dir: Path) -> Path:
 
 
 def _job(artifact: Path, evaluation: Path, variant: str = "onnxruntime:fp32") -> TimingJob:
-    toolchain, _, recipe_name = variant.partition(":")
-    recipe = get_toolchain(toolchain).parse_recipe(recipe_name)
+    toolchain, recipe_name = parse_variant(variant)
+    recipe = toolchain.parse_recipe(recipe_name)
     return TimingJob(recipe=recipe.to_payload(variant), artifact=artifact, evaluation=evaluation,
                      threads=2, warmup_max_seconds=1.0)
 

@@ -21,7 +21,12 @@ from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildOutcome, Session, parse_variant
 from quantarena.toolchains.pytorch.runtime import TorchModuleSession
-from toolchain_checks import build_and_load, predictions, reference_predictions
+from toolchain_checks import (
+    assert_distillation_trained,
+    build_and_load,
+    predictions,
+    reference_predictions,
+)
 
 # Compiled sessions are specialized to one batch size: batch 1 is compiled during load, so the
 # checks use it rather than paying a second compile for another size.
@@ -262,13 +267,7 @@ def test_qat_trains_on_calibration_images_and_converts(
     )
     facts = result.facts
     assert result.calibration_images == len(calibration_images)
-    # steps=8: one loss per step; the knobs themselves stay in the recipe, not among the facts.
-    assert len(facts["loss_history"]) == 8 and "steps" not in facts
-    # The distillation loss on all training images went down, and the weights really moved.
-    assert facts["loss_all_images_after"] < facts["loss_all_images_before"], facts
-    assert facts["weights_changed_fraction"] > 0.5
-    assert facts["observers_frozen_at_step"] == 4 and facts["batchnorm_frozen_at_step"] == 0
-    assert set(facts["seconds"]) == {"export_and_prepare", "training", "convert_and_save"}
+    assert_distillation_trained(facts, steps=8)
     assert session.info()["int8_kernels"]["qconv_weight_prepack"] >= 52
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.7
     # The remedy resolved for this CPU, as for PTQ; the twin loads the same program uncompiled.

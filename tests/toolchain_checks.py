@@ -63,3 +63,15 @@ def executed_ops(session: Any, path: Path, saved: Path) -> set[str]:
 
 def integer_kernels(ops: set[str]) -> set[str]:
     return {op for op in ops if op.startswith("QLinear") or op in INTEGER_KERNELS}
+
+
+def assert_distillation_trained(facts: dict[str, Any], steps: int) -> None:
+    """What both QAT paths (PT2E and eager) must show after ``steps`` steps: one loss per step,
+    the knobs kept out of the facts, the loss on all training images down, the weights moved,
+    observers frozen half-way and batch norm from the start."""
+    assert len(facts["loss_history"]) == steps and "steps" not in facts
+    assert facts["loss_all_images_after"] < facts["loss_all_images_before"], facts
+    assert facts["weights_changed_fraction"] > 0.5
+    assert facts["observers_frozen_at_step"] == steps // 2
+    assert facts["batchnorm_frozen_at_step"] == 0
+    assert set(facts["seconds"]) == {"export_and_prepare", "training", "convert_and_save"}

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from quantarena.durations import spoken
 from quantarena.results.measurements import Block, Unavailable
 
 PROC_STAT = Path("/proc/stat")
@@ -234,8 +235,8 @@ class MachineTrace(Block):
         span = self.samples[first : last + 1]
         end = span[-1].offset_s + span[-1].interval_s
         note = (
-            f"the machine ran {relative[worst]:.1f}× slower between {_clock(span[0].offset_s)} "
-            f"and {_clock(end)} (reference workload {self.samples[worst].reference_s * 1e3:.0f} "
+            f"the machine ran {relative[worst]:.1f}× slower between {spoken(span[0].offset_s)} "
+            f"and {spoken(end)} (reference workload {self.samples[worst].reference_s * 1e3:.0f} "
             f"ms vs {fastest * 1e3:.0f} ms)"
         )
         causes = []
@@ -257,12 +258,3 @@ def _max(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return max(present) if present else None
 
-
-def _clock(seconds: float) -> str:
-    """``4.5 s``, ``45 s``, ``2 min``, ``2 min 30 s``: run offsets as a reader says them."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min" if rest == 0 else f"{minutes} min {rest} s"

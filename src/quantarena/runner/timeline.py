@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from quantarena.durations import spoken
+
 
 @dataclass
 class Timeline:
@@ -34,22 +36,12 @@ class Timeline:
         """One line per step: its total, then its parts; the header gives the wall time."""
         total = time.perf_counter() - self.started
         width = max((len(step) for step in self.steps), default=0)
-        out = [f"where the time went ({clock(total)}):"]
+        out = [f"where the time went ({spoken(total)}):"]
         for step, parts in self.steps.items():
-            detail = ", ".join(f"{name} {clock(s)}" for name, s in parts.items())
-            out.append(f"  {step:<{width}}  {clock(sum(parts.values())):>9}  ({detail})")
+            detail = ", ".join(f"{name} {spoken(s)}" for name, s in parts.items())
+            out.append(f"  {step:<{width}}  {spoken(sum(parts.values())):>9}  ({detail})")
         accounted = sum(s for parts in self.steps.values() for s in parts.values())
         if total - accounted >= 1.0:
-            out.append(f"  {'other':<{width}}  {clock(total - accounted):>9}  (saving, "
+            out.append(f"  {'other':<{width}}  {spoken(total - accounted):>9}  (saving, "
                        "reporting, starting)")
         return out
-
-
-def clock(seconds: float) -> str:
-    """``0.4 s``, ``12 s``, ``4 min 38 s``."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"

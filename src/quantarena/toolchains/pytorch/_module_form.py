@@ -18,19 +18,13 @@ from typing import Any
 from quantarena.hardware import Resolved
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.pytorch import _common, _export
-from quantarena.toolchains.pytorch.recipes import QUANTIZABLE, ModuleForm
+from quantarena.toolchains.pytorch.recipes import ModuleForm, has_twin
 
 #: The metadata key the quantizer's partitioner reads when a node has no ``source_fn_stack``.
 _MODULE_STACK = "nn_module_stack"
 
 #: Reused modules named in a fact before the list is summarized.
 _NAMED = 4
-
-
-def has_twin(bundle: ModelBundle) -> bool:
-    """Whether torchvision has a quantizable twin of the bundle's model (a user's factory has
-    none, even when it returns a torchvision architecture: its weights may not fit the twin)."""
-    return bundle.torch_factory is None and bundle.torch_arch in QUANTIZABLE
 
 
 def quantizable_twin(bundle: ModelBundle) -> Any:

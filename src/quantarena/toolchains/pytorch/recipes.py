@@ -59,10 +59,16 @@ QUANTIZABLE = frozenset({
 ModuleForm: TypeAlias = Literal["auto", "as-is", "quantizable-twin", "split-reused-modules"]
 
 
+def has_twin(bundle: ModelBundle) -> bool:
+    """Whether torchvision has a quantizable twin of the bundle's model (a user's factory has
+    none, even when it returns a torchvision architecture: its weights may not fit the twin)."""
+    return bundle.torch_factory is None and bundle.torch_arch in QUANTIZABLE
+
+
 def _needs_twin(bundle: ModelBundle, flow: str) -> str | None:
     """Eager mode needs QuantStub/DeQuantStub, FloatFunctional adds and ``fuse_model``, which
     only torchvision's quantizable twins provide."""
-    if bundle.torch_arch in QUANTIZABLE and bundle.torch_factory is None:
+    if has_twin(bundle):
         return None
     if bundle.torch_factory is not None:
         return (
