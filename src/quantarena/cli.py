@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from quantarena import __version__
+from quantarena.cli_matrix import add_matrix_parsers, cmd_merge
 from quantarena.cli_run import add_run_parser, cmd_run
 from quantarena.cli_tools import add_tool_parsers, cmd_cache, cmd_compare, cmd_list, cmd_report
 from quantarena.config import RUNS_DIR
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(commands)
     add_tool_parsers(commands)
+    add_matrix_parsers(commands)
     return parser
 
 
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": cmd_report,
         "compare": cmd_compare,
         "cache": cmd_cache,
+        "merge": cmd_merge,
     }
     try:
         return handlers[args.command](args)
