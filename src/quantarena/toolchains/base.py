@@ -33,6 +33,7 @@ from quantarena.errors import ModelError, QuantarenaError, first_line
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains.gpu import nvidia_gpu_problem
+from quantarena.tune.space import Knob
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Recipe(BaseModel):
     reference_rank: ClassVar[int | None] = None
     #: The facts its build reports.
     Facts: ClassVar[type[BuildFacts]] = BuildFacts
+    #: The knobs ``quantarena tune`` may move, with their ranges (empty: not tunable).
+    search_space: ClassVar[tuple[Knob, ...]] = ()
 
     @classmethod
     def model_problem(cls, bundle: ModelBundle) -> str | None:

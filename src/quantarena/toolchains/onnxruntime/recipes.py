@@ -13,6 +13,7 @@ from pydantic import Field
 
 from quantarena.hardware import Resolved
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
+from quantarena.tune.space import REMEDY_OPTIONS, Choice, Count, Knob
 
 #: ``SessionOptions.graph_optimization_level``, by name (also used by TensorRT's CPU simulation).
 GraphOptimization = Literal["all", "extended", "basic", "disabled"]
@@ -104,6 +105,13 @@ class OrtStaticInt8(OrtRecipe):
     calibrates: ClassVar[bool] = True
     summary: ClassVar[str] = "static QDQ INT8 (per-channel weights, calibrated)"
     Facts: ClassVar[type[BuildFacts]] = OrtStaticInt8Facts
+    search_space: ClassVar[tuple[Knob, ...]] = (
+        Choice("calibration_method", ("minmax", "entropy", "percentile")),
+        Count("calibration_images", low=16),
+        Choice("per_channel", (True, False)),
+        Choice("symmetric_activations", (False, True)),
+        Choice("reduce_range", REMEDY_OPTIONS),
+    )
 
     calibration_method: Literal["minmax", "entropy", "percentile"] = "minmax"
     # None: the whole calibration split; a count keeps the first N images of it

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from quantarena.hardware import Resolved
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
+from quantarena.tune.space import Choice, Count, Knob
 
 _INSTALL = "pip install 'quantarena[openvino]'"
 
@@ -69,6 +70,13 @@ class OvInt8(Recipe):
     summary: ClassVar[str] = "NNCF post-training INT8 (calibrated), OpenVINO IR"
     needs: ClassVar[Needs] = Needs(packages=("openvino", "nncf"), install=_INSTALL)
     Facts: ClassVar[type[BuildFacts]] = OvInt8Facts
+    # "mixed" is NNCF's asymmetric-activation preset; fast bias correction is its bias correction
+    search_space: ClassVar[tuple[Knob, ...]] = (
+        Count("subset_size", low=16),
+        Choice("preset", ("performance", "mixed")),
+        Choice("fast_bias_correction", (True, False)),
+        Choice("overflow_fix", ("auto", "enable", "first_layer", "disable")),
+    )
 
     preset: Literal["performance", "mixed"] = "performance"
     # None: every calibration image (NNCF's own default caps at 300).

@@ -24,6 +24,7 @@ from quantarena.toolchains.pytorch.facts import (
     TorchQatEagerInt8Facts,
     TorchQatInt8Facts,
 )
+from quantarena.tune.space import REMEDY_OPTIONS, Choice, Count, Knob
 
 #: Quantized engines of ``torch.backends.quantized`` that run on x86. "x86" picks FBGEMM or
 #: oneDNN per operator; "fbgemm"/"onednn" force one library.
@@ -153,6 +154,10 @@ class TorchPt2eInt8(_StaticInt8):
     )
     needs: ClassVar[Needs] = TORCH_AND_TORCHAO
     Facts: ClassVar[type[BuildFacts]] = TorchPt2eInt8Facts
+    search_space: ClassVar[tuple[Knob, ...]] = (
+        Count("calibration_images", low=16),
+        Choice("reduce_range", REMEDY_OPTIONS),
+    )
 
     # Version 2: ``reduce_range`` became "auto" | bool (was bool, default False).
     version: ClassVar[int] = 2
@@ -207,6 +212,11 @@ class TorchQatInt8(_DistilledQat):
     )
     needs: ClassVar[Needs] = TORCH_AND_TORCHAO
     Facts: ClassVar[type[BuildFacts]] = TorchQatInt8Facts
+    search_space: ClassVar[tuple[Knob, ...]] = (
+        Count("steps", low=20, high=240),
+        Count("calibration_images", low=32),
+        Choice("reduce_range", REMEDY_OPTIONS),
+    )
 
     # As for ``TorchPt2eInt8`` (the fake quantizers train with the range the kernels will use).
     reduce_range: ReduceRange = "auto"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
 from quantarena.toolchains.onnxruntime.recipes import GraphOptimization
+from quantarena.tune.space import Choice, Count, Knob
 
 #: Why the simulated variant reports no latency, throughput or energy.
 SIMULATED_TIMING = "graph simulated on CPU with ONNX Runtime; not TensorRT speed"
@@ -191,6 +192,10 @@ class TrtInt8Simulated(QdqKnobs):
     )
     speed_unavailable: ClassVar[str | None] = SIMULATED_TIMING
     Facts: ClassVar[type[BuildFacts]] = TrtInt8SimulatedFacts
+    search_space: ClassVar[tuple[Knob, ...]] = (
+        Choice("calibration_method", ("entropy", "max")),
+        Count("calibration_images", low=16),
+    )
 
     graph_optimization: GraphOptimization = "all"
 
