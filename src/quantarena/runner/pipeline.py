@@ -43,6 +43,7 @@ from quantarena.runner.plan import (
     run_order,
 )
 from quantarena.runner.resume import check_config, check_setup, kept_rows, merged, reusable_bundle
+from quantarena.runner.shared_inputs import SharedInputs
 from quantarena.runner.timeline import Timeline
 from quantarena.runner.variant import SplitFiles, VariantRunner, not_run_row
 
@@ -110,20 +111,43 @@ class _Progress:
         save_results(self.results, self.out)
 
 
-def run_benchmark(config: RunConfig, log: Log = print, *, mode: OutMode = "new") -> Results:
+def prepare_once(config: RunConfig, out: Path, log: Log = print) -> SharedInputs:
+    """The FP32 bundle and the cached splits, prepared as a run prepares them, for runs on other
+    machines (a cluster's nodes) to measure from: every platform then measures the same export
+    on the same preprocessed images."""
+    config = config.resolved()
+    planned = plan_variants(config)
+    data = discover(config.data)
+    out.mkdir(parents=True, exist_ok=True)
+    bundle = _prepare_bundle(config, out, Launcher.from_config(config, out / "logs"), log)
+    files, header = _prepare_data(
+        config, data, planned, bundle, choose_reference(planned), out, log
+    )
+    return SharedInputs(files=files, header=header, split_lists=out)
+
+
+def run_benchmark(
+    config: RunConfig,
+    log: Log = print,
+    *,
+    mode: OutMode = "new",
+    shared: SharedInputs | None = None,
+) -> Results:
     """Run every variant of ``config``; results are saved after each one (``results.json``).
 
     ``mode`` says what to do with an output folder that is not empty: refuse (``new``), finish
     the run in it (``resume``) or empty it first (``overwrite``). SIGINT/SIGTERM raise
     ``RunInterrupted`` once the variants not measured are saved as ``not_run`` rows; the exception
-    carries those results.
+    carries those results. ``shared``: the bundle and splits prepared elsewhere (``prepare_once``)
+    are measured from instead of preparing them here.
     """
     if mode == "resume" and config.out is None:
         raise ConfigError("--resume needs --out DIR: the folder of the run to finish")
     config = config.resolved()
     planned = plan_variants(config)
     reference = choose_reference(planned)
-    data = discover(config.data)  # a missing or mislabeled folder fails before anything is touched
+    # a missing or mislabeled folder fails before anything is touched
+    data = discover(config.data) if shared is None else ("shared", [])
     assert config.out is not None  # resolved() always sets it
     out = config.out.resolve()
     earlier = open_out(out, mode, log)
@@ -132,7 +156,7 @@ def run_benchmark(config: RunConfig, log: Log = print, *, mode: OutMode = "new")
     progress = _Progress(planned, out)
     with in_use(out), stop_signals() as stop:
         try:
-            return _run(config, data, progress, earlier, reference, stop, log)
+            return _run(config, data, progress, earlier, reference, stop, log, shared)
         except RunInterrupted as exc:
             progress.save(f"interrupted by {exc.name} before it was measured")
             exc.results, exc.out = progress.results, out
@@ -157,17 +181,22 @@ def _run(
     reference: str | None,
     stop: Stop,
     log: Log,
+    shared: SharedInputs | None = None,
 ) -> Results:
     out, planned = progress.out, progress.planned
     started = _now()
     launcher = Launcher.from_config(config, out / "logs", stop)
     timeline = Timeline()
     bundle = reusable_bundle(out) if earlier is not None else None
-    if bundle is None:
-        with timeline.part("prepare", "model"):
-            bundle = _prepare_bundle(config, out, launcher, log)
-    with stop.interruptible(), timeline.part("prepare", "data"):
-        files, results = _prepare_data(config, data, planned, bundle, reference, out, log)
+    if shared is not None:  # prepared once elsewhere (a cluster's driver) and shipped here
+        bundle, files = shared.bundle(), shared.files
+        results = shared.header_here(config, planned, out)
+    else:
+        if bundle is None:
+            with timeline.part("prepare", "model"):
+                bundle = _prepare_bundle(config, out, launcher, log)
+        with stop.interruptible(), timeline.part("prepare", "data"):
+            files, results = _prepare_data(config, data, planned, bundle, reference, out, log)
     results.started_at = started
     if earlier is not None:
         check_setup(earlier, results, out)
