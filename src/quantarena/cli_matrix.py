@@ -41,3 +41,45 @@ def cmd_merge(args: argparse.Namespace) -> int:
     print(f"matrix: {args.out / 'matrix.md'}, {args.out / 'matrix.html'}, "
           f"{args.out / 'matrix.json'}")
     return 0
+
+
+def add_cluster_flags(run: Any) -> None:
+    """``run --cluster ADDRESS [--platforms A,B]``."""
+    group = run.add_argument_group("cluster (needs the 'cluster' extra: Ray)")
+    group.add_argument(
+        "--cluster", default=None, metavar="ADDRESS",
+        help="run the same plan on every node of this Ray cluster (ray://HOST:PORT, HOST:PORT, "
+        "or auto): one run folder per platform under --out, and matrix.md/.html/.json",
+    )
+    group.add_argument(
+        "--platforms", default=None, metavar="A,B,...",
+        help="with --cluster: only the nodes with these labels (VALUE or KEY=VALUE) or custom "
+        "resources (default: every node)",
+    )
+
+
+def cmd_run_cluster(args: argparse.Namespace, config: Any) -> int:
+    from quantarena.cli_run import split_list
+    from quantarena.cluster.run import run_cluster
+    from quantarena.matrix.markdown import render_markdown
+
+    if args.cluster is None:
+        raise ConfigError("--platforms selects nodes of a cluster: add --cluster ADDRESS")
+    if args.resume or args.overwrite:
+        raise ConfigError("--resume and --overwrite apply to a local run, not to --cluster")
+    platforms = split_list(args.platforms) if args.platforms else None
+    done = run_cluster(config, args.cluster, platforms, log=lambda line: print(line, flush=True))
+    print()
+    print(render_markdown(done.matrix))
+    for outcome in done.outcomes:
+        print(f"{outcome.node.name}: {outcome.folder / 'results.json'}")
+    print(f"matrix: {done.out / 'matrix.md'}, {done.out / 'matrix.html'}")
+    failed = any(v.status == "failed" for o in done.outcomes
+                 for v in _rows(o.folder))
+    return 1 if failed else 0
+
+
+def _rows(folder: Path) -> list[Any]:
+    from quantarena.results.io import load_results
+
+    return list(load_results(folder).variants)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 import yaml
 
+from quantarena.cli_matrix import add_cluster_flags, cmd_run_cluster
 from quantarena.config import MeasureConfig, RunConfig, default_variants
 from quantarena.errors import ConfigError, one_line
 
@@ -142,6 +143,7 @@ def add_run_parser(commands: Any) -> None:
         "--overwrite a non-empty --out is refused",
     )
     _add_model_flags(run, RunConfig, "cfg_")
+    add_cluster_flags(run)
     measure = run.add_argument_group("measurement")
     _add_model_flags(measure, MeasureConfig, "msr_")
 
@@ -163,6 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     for line in config.warnings():  # said once, here, before the run starts
         print(f"warning: {line}", file=sys.stderr)
+    if args.cluster is not None or args.platforms is not None:
+        return cmd_run_cluster(args, config)
     mode: Literal["new", "resume", "overwrite"] = (
         "resume" if args.resume else "overwrite" if args.overwrite else "new"
     )

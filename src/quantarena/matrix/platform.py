@@ -1,8 +1,10 @@
 """A platform is named by what decides its numbers: CPU model, the INT8 dot product it has,
-cores/threads and GPU. Two runs on machines of the same kind get the same name plus a number, so
-every column group of a matrix has a unique title."""
+cores/threads and GPU. Two runs on machines of the same kind get the same name plus their run
+folder's name (or a number), so every column group of a matrix has a unique title."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -61,6 +63,10 @@ def platform_name(results: Results) -> str:
 def platforms_of(runs: list[tuple[str, Results]]) -> list[Platform]:
     """One platform per run, in the order given; equal names get ``#2``, ``#3`` ... appended."""
     names = [platform_name(results) for _, results in runs]
+    # machines of one kind: told apart by their run folders' names (a cluster run names them
+    # after its nodes), then by number
+    names = [name if names.count(name) == 1 else f"{name} [{Path(run).name}]"
+             for (run, _), name in zip(runs, names, strict=True)]
     seen: dict[str, int] = {}
     platforms = []
     for (run, results), name in zip(runs, names, strict=True):

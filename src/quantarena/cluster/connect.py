@@ -1,0 +1,37 @@
+"""Ray is an optional extra (``quantarena[cluster]``): imported only by ``run --cluster``, and its
+absence or an unreachable cluster is one line, not a traceback."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from quantarena.errors import ConfigError, first_line
+
+
+class ClusterError(ConfigError):
+    """``--cluster`` cannot be used: Ray is not installed, the address does not answer, or
+    ``--platforms`` names no node of the cluster (exit 2, like any setting that cannot work)."""
+
+
+def import_ray() -> ModuleType:
+    try:
+        return importlib.import_module("ray")
+    except ImportError as exc:
+        raise ClusterError(
+            f"--cluster needs Ray, which is not importable here ({first_line(exc)}): "
+            "pip install 'quantarena[cluster]'"
+        ) from None
+
+
+def connect(address: str) -> Any:
+    """Join the cluster at ``address`` (``ray://host:port``, ``host:port`` or ``auto``) as its
+    driver; returns the ``ray`` module."""
+    ray = import_ray()
+    try:
+        ray.init(address=address, namespace="quantarena", logging_level="ERROR",
+                 log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        raise ClusterError(f"cannot join the Ray cluster at {address}: {first_line(exc)}") from None
+    return ray
