@@ -14,13 +14,15 @@ import yaml
 from quantarena.cli_matrix import add_cluster_flags, cmd_run_cluster
 from quantarena.config import MeasureConfig, RunConfig, default_variants
 from quantarena.errors import ConfigError, one_line
+from quantarena.serving.config import ScenarioConfig
 
 if TYPE_CHECKING:
     from quantarena.results.schema import Results
     from quantarena.runner.interrupt import RunInterrupted
 
-# Fields set another way (variants: comma list; recipes: --recipe; measure: its own flags).
-_SPECIAL = {"variants", "recipes", "measure"}
+# Fields set another way (variants: comma list; recipes: --recipe; measure, scenarios: their own
+# flags).
+_SPECIAL = {"variants", "recipes", "measure", "scenarios"}
 
 
 def _flag(name: str) -> str:
@@ -38,10 +40,11 @@ def _default_text(field: Any) -> str:
 
 
 def _add_model_flags(
-    parser: argparse._ActionsContainer, model: type[Any], dest_prefix: str
+    parser: argparse._ActionsContainer, model: type[Any], dest_prefix: str,
+    skip: set[str] = _SPECIAL,
 ) -> None:
     for name, field in model.model_fields.items():
-        if name in _SPECIAL:
+        if name in skip:
             continue
         annotation = field.annotation
         is_seq = get_origin(annotation) in (list, tuple) or any(
@@ -81,12 +84,14 @@ def split_list(value: str) -> list[str]:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {"measure": {}}
+    overrides: dict[str, Any] = {"measure": {}, "scenarios": {}}
+    models: dict[str, type[Any]] = {"cfg_": RunConfig, "msr_": MeasureConfig,
+                                    "scn_": ScenarioConfig}
     for key, value in vars(args).items():
-        if value is None or not key.startswith(("cfg_", "msr_")):
+        if value is None or key[:4] not in models:
             continue
         field_name = key[4:]
-        model = RunConfig if key.startswith("cfg_") else MeasureConfig
+        model = models[key[:4]]
         annotation = model.model_fields[field_name].annotation
         is_seq = get_origin(annotation) in (list, tuple) or any(
             get_origin(a) in (list, tuple) for a in get_args(annotation)
@@ -95,7 +100,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         if key.startswith("cfg_"):
             overrides[field_name] = parsed
         else:
-            overrides["measure"][field_name] = parsed
+            overrides["measure" if key.startswith("msr_") else "scenarios"][field_name] = parsed
     if args.variants:
         overrides["variants"] = split_list(args.variants)
     return overrides
@@ -146,6 +151,12 @@ def add_run_parser(commands: Any) -> None:
     add_cluster_flags(run)
     measure = run.add_argument_group("measurement")
     _add_model_flags(measure, MeasureConfig, "msr_")
+    serving = run.add_argument_group("serving scenarios (MLPerf LoadGen)")
+    _add_model_flags(serving, ScenarioConfig, "scn_", skip={"mlperf_official"})
+    serving.add_argument(
+        "--mlperf-official", dest="scn_mlperf_official", action="store_const", const=True,
+        default=None, help=ScenarioConfig.model_fields["mlperf_official"].description,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quantarena.errors import ConfigError, QuantarenaError, one_line
+from quantarena.serving.config import ScenarioConfig
 
 DEFAULT_DATASET = Path("../shared/datasets/imagenet-val-sample")
 #: where runs go without ``--out``: ``runs/MODEL-TIMESTAMP``
@@ -178,6 +179,10 @@ class RunConfig(_Strict):
     build_timeout: float = Field(1800.0, gt=0, description="seconds a build may take")
     measure_timeout: float = Field(900.0, gt=0, description="seconds a measurement worker may take")
     measure: MeasureConfig = Field(default_factory=MeasureConfig)
+    scenarios: ScenarioConfig = Field(
+        default_factory=ScenarioConfig, description="MLPerf LoadGen serving scenarios (off unless "
+        "some are listed)",
+    )
 
     @field_validator("variants")
     @classmethod
@@ -293,8 +298,14 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunConfig:
     }
     for variant, knobs in (overrides.pop("recipes", {}) or {}).items():
         recipes.setdefault(variant, {}).update(knobs)
+    scenarios = data.pop("scenarios", None)
+    if isinstance(scenarios, list) or scenarios is None:  # the list shorthand
+        scenarios = {} if scenarios is None else {"scenarios": scenarios}
+    scenarios = dict(_mapping(scenarios, "scenarios"))
+    scenarios.update(overrides.pop("scenarios", {}) or {})
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["measure"] = measure
+    data["scenarios"] = scenarios
     data["recipes"] = recipes
     try:
         return RunConfig(**data)

@@ -10,13 +10,14 @@ results record, instead of leaking onto the user's terminal.
 
 from __future__ import annotations
 
+import io
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 from PIL import Image
@@ -116,6 +117,17 @@ def decode_image(path: Path, spec: PreprocessSpec) -> Decoded:
     return Decoded(array, tuple(dict.fromkeys(notes)))
 
 
+def decode_bytes(data: bytes, name: str, spec: PreprocessSpec) -> np.ndarray:
+    """The same preprocessing on an image file already in memory (``name`` for messages): the
+    end-to-end serving path decodes inside its timed window, bit for bit what the cache holds."""
+    with captured_warnings():
+        _CAPTURE.local.notes = []
+        try:
+            return _decode(io.BytesIO(data), spec, name)
+        finally:
+            _CAPTURE.local.notes = None
+
+
 def load_image(path: Path, spec: PreprocessSpec) -> np.ndarray:
     """Decode, resize the shorter side to ``spec.resize``, center-crop ``spec.crop``, normalize.
     Warnings are captured (and dropped here; ``decode_image`` returns them)."""
@@ -128,7 +140,7 @@ def _resized(width: int, height: int, spec: PreprocessSpec) -> tuple[int, int]:
     return (new_short, new_long) if width <= height else (new_long, new_short)
 
 
-def _check_resize(path: Path, size: tuple[int, int], spec: PreprocessSpec) -> None:
+def _check_resize(path: str, size: tuple[int, int], spec: PreprocessSpec) -> None:
     """An extreme aspect ratio (say 1 x 10^6) passes PIL's pixel limit but would need gigabytes
     once its shorter side is scaled up; refuse it by the limit PIL refuses to decode beyond."""
     if Image.MAX_IMAGE_PIXELS is None:  # the user turned PIL's limit off
@@ -142,9 +154,12 @@ def _check_resize(path: Path, size: tuple[int, int], spec: PreprocessSpec) -> No
         )
 
 
-def _decode(path: Path, spec: PreprocessSpec) -> np.ndarray:
+def _decode(
+    source: Path | BinaryIO, spec: PreprocessSpec, name: str | None = None
+) -> np.ndarray:
+    path = name if name is not None else str(source)
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             _check_resize(path, image.size, spec)
             rgb = image.convert("RGB")
     except DataError:

@@ -25,6 +25,7 @@ from quantarena.results.measurements import (
     Throughput,
     Timings,
 )
+from quantarena.results.scenarios import Scenarios
 
 SCHEMA_VERSION = "2.0"
 #: ``not_run``: planned but not measured: the run was stopped (Ctrl-C, SIGTERM, a crash of the run
@@ -95,6 +96,8 @@ class Measurements(Block):
     memory: Memory | None = None
     accuracy: Accuracy | None = None
     kernel: KernelCheck | None = None
+    #: MLPerf LoadGen serving scenarios (only when the run asked for some)
+    scenarios: Scenarios | None = None
     runtime: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     notes: list[str] = []
@@ -112,6 +115,7 @@ class Measurements(Block):
             self.memory,
             self.accuracy,
             self.kernel,
+            self.scenarios,
         ]
         return [note for block in blocks if block is not None for note in block.row_notes()]
 

@@ -10,6 +10,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantarena.config import MeasureConfig
+from quantarena.serving.config import ScenarioConfig
 from quantarena.toolchains.base import RecipePayload
 
 
@@ -50,6 +51,10 @@ class MeasureJob(_Job):
     predictions_path: Path
     #: a timing repeat: speed only, no accuracy pass
     timing_only: bool = False
+    #: serving scenarios to run after the meters, with the dataset root (end to end reads the
+    #: original images)
+    scenarios: ScenarioConfig | None = None
+    data: Path | None = None
 
 
 Job = Annotated[PrepareJob | BuildJob | MeasureJob, Field(discriminator="kind")]

@@ -98,7 +98,8 @@ class Launcher:
             config.malloc,
             log_dir,
             config.build_timeout,
-            config.measure_timeout,
+            config.measure_timeout
+            + (config.scenarios.budget_seconds() if config.scenarios.enabled else 0.0),
             stop,
         )
 

@@ -85,6 +85,10 @@ class VariantRunner:
         if measured.kernel is not None:
             measured.kernel = self._recipe_share(measured.kernel, self._predictions_path(p))
         measured.notes = [*built.notes, *measured.measurement_notes()]
+        failure = measured.scenarios.failure() if measured.scenarios is not None else None
+        if failure is not None:
+            self.log(f"  {p.name}: {failure}")
+            return self._row(p, "failed", failure, built, baseline, measured)
         row = self._row(p, "ok", None, built, baseline, measured)
         self.log(f"  {p.name}: {_one_line(row)}")
         return row
@@ -140,6 +144,8 @@ class VariantRunner:
             measure=self.config.measure,
             predictions_path=self._predictions_path(p),
             timing_only=timing_only,
+            scenarios=None if timing_only else self.config.scenarios,
+            data=None if timing_only else self.config.data.resolve(),
         )
 
     def _with_repeats(

@@ -66,7 +66,7 @@ def run_measure(job: MeasureJob) -> Measurements:
     """Load (timed), one first call (timed), then the meters in order."""
     from quantarena.data.cache import read_head
     from quantarena.measure.memory import rss_mb
-    from quantarena.measure.meters import MeasureRun, measure_all
+    from quantarena.measure.meters import MeasureRun, default_meters, measure_all
     from quantarena.models.spec import ModelBundle
     from quantarena.toolchains.registry import recipe_from_payload
 
@@ -98,7 +98,17 @@ def run_measure(job: MeasureJob) -> Measurements:
     )
     run.measured.timings = Timings(load_seconds=load_seconds, first_inference_ms=first_ms)
     run.measured.runtime = session.info()
-    return measure_all(run)
+    meters = default_meters()
+    if job.scenarios is not None and job.scenarios.enabled and job.data is not None:
+        from quantarena.serving.meter import ScenariosMeter
+
+        folder = job.predictions_path.parent
+        meters.append(ScenariosMeter(
+            config=job.scenarios, data_root=job.data,
+            spec=ModelBundle.load(job.bundle).preprocessing, folder=folder,
+            root=folder.parent.parent, threads=job.threads,
+        ))
+    return measure_all(run, meters)
 
 
 def execute(job: PrepareJob | BuildJob | MeasureJob) -> JobOutcome[BaseModel]:

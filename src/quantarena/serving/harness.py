@@ -1,0 +1,182 @@
+"""One LoadGen test on one variant: its ``TestSettings`` (practical or MLPerf's official), a
+fresh SUT and QSL around the loaded session, LoadGen's logs in their own folder, and the summary
+read back as a ``ScenarioRun``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from quantarena.errors import QuantarenaError, first_line
+from quantarena.results.scenarios import ScenarioRun
+from quantarena.serving.config import ModeName, ScenarioConfig, ScenarioName
+from quantarena.serving.qsl import SampleLibrary
+from quantarena.serving.summary import parse_summary
+from quantarena.serving.sut import BatchingSut, RunFn
+
+LOADGEN_NAMES: dict[ScenarioName, str] = {
+    "single-stream": "SingleStream",
+    "multi-stream": "MultiStream",
+    "offline": "Offline",
+    "server": "Server",
+}
+#: the MLPerf model whose official settings ``mlperf_official`` loads (the ImageNet classifier)
+OFFICIAL_MODEL = "resnet50"
+
+
+class ScenarioError(QuantarenaError):
+    """A LoadGen test could not run, or the SUT failed while serving it."""
+
+
+@dataclass
+class Harness:
+    """What every LoadGen test of one mode shares."""
+
+    run: RunFn
+    library: SampleLibrary
+    config: ScenarioConfig
+    mode: ModeName
+    folder: Path  # LoadGen's logs go in sub-folders of this one
+    root: Path  # summaries are recorded relative to this (the run folder)
+    eval_batch: int
+    #: seconds of one call at batch 1 and at the MultiStream size, and samples/s at the Offline
+    #: batch (from ``calibrate``): LoadGen sizes its pre-generated queries from them
+    batch1_s: float = 0.01
+    multi_s: float = 0.05
+    offline_qps: float = 100.0
+
+    def calibrate(self) -> None:
+        """Time a few calls of the exact serving path at the three batch shapes."""
+        self.batch1_s = self._time(1)
+        self.multi_s = self._time(self.config.multi_stream_samples)
+        self.offline_qps = self.config.offline_batch / self._time(self.config.offline_batch)
+
+    def _time(self, batch: int, calls: int = 3) -> float:
+        indices = [i % self.library.count for i in range(batch)]
+        self.library.load(sorted(set(indices)))
+        try:
+            self.run(self.library.inputs(indices))  # warm-up of this shape
+            start = time.perf_counter()
+            for _ in range(calls):
+                self.run(self.library.inputs(indices))
+            return (time.perf_counter() - start) / calls
+        finally:
+            self.library.unload(sorted(set(indices)))
+            self.library.preprocess_seconds.clear()
+
+    def knobs(self, scenario: ScenarioName, accuracy: bool) -> tuple[int, float, bool]:
+        """(max batch, max wait in s, pad) of the SUT for ``scenario``."""
+        if accuracy:
+            return self.eval_batch, 0.0, True
+        if scenario == "server":
+            return self.config.server_max_batch, self.config.server_max_wait_ms / 1000.0, False
+        if scenario == "multi-stream":
+            return self.config.multi_stream_samples, 0.0, False
+        if scenario == "offline":
+            return self.config.offline_batch, 0.0, True
+        return 1, 0.0, False
+
+    def settings(self, scenario: ScenarioName, *, accuracy: bool, target_qps: float | None) -> Any:
+        import mlperf_loadgen as lg
+
+        c = self.config
+        ts = lg.TestSettings()
+        name = LOADGEN_NAMES[scenario]
+        if c.mlperf_official and ts.FromConfig("", OFFICIAL_MODEL, name, 0) != 0:
+            raise ScenarioError(f"LoadGen could not load its official {name} settings")
+        ts.scenario = getattr(lg.TestScenario, name)
+        ts.mode = lg.TestMode.AccuracyOnly if accuracy else lg.TestMode.PerformanceOnly
+        if not c.mlperf_official:
+            ts.min_duration_ms = int(c.min_duration_s * 1000)
+            ts.min_query_count = {
+                "single-stream": c.single_stream_queries,
+                "multi-stream": c.multi_stream_queries,
+                "offline": 1,
+                "server": c.server_queries,
+            }[scenario]
+        samples = ts.performance_sample_count_override or c.performance_samples
+        ts.performance_sample_count_override = min(samples, self.library.count)
+        # Under-estimates: LoadGen then pre-generates more queries than the minimum duration needs
+        # (an over-estimate would leave the run short of it, and INVALID).
+        ts.single_stream_expected_latency_ns = max(1, int(self.batch1_s * 0.5e9))
+        ts.multi_stream_expected_latency_ns = max(1, int(self.multi_s * 0.5e9))
+        ts.multi_stream_samples_per_query = c.multi_stream_samples
+        ts.offline_expected_qps = self.offline_qps * 1.5
+        ts.server_target_latency_ns = int(c.latency_bound_ms * 1e6)
+        if target_qps is not None:
+            ts.server_target_qps = target_qps
+        return ts
+
+    def test(
+        self, scenario: ScenarioName, *, target_qps: float | None = None, label: str | None = None
+    ) -> ScenarioRun:
+        """One performance test; its logs go to ``folder/<label or scenario>``."""
+        out, sut = self._start(scenario, accuracy=False, target_qps=target_qps, label=label)
+        return ScenarioRun(
+            scenario=scenario,
+            mode=self.mode,
+            summary=parse_summary(out / "mlperf_log_summary.txt", self.root),
+            max_batch=sut.max_batch,
+            max_wait_ms=sut.max_wait_s * 1000.0,
+            batches={str(k): v for k, v in sorted(sut.batches.items())},
+            preprocess_ms=_spread_ms(self.library.preprocess_seconds),
+            inference_ms=_spread_ms(sut.inference_seconds),
+        )
+
+    def accuracy(self) -> Path:
+        """LoadGen's accuracy mode (Offline, every image once, batches of the accuracy pass's
+        size); returns its accuracy log."""
+        out, _ = self._start("offline", accuracy=True, target_qps=None, label="accuracy")
+        return out / "mlperf_log_accuracy.json"
+
+    def _start(
+        self, scenario: ScenarioName, *, accuracy: bool, target_qps: float | None,
+        label: str | None,
+    ) -> tuple[Path, BatchingSut]:
+        import mlperf_loadgen as lg
+
+        max_batch, max_wait_s, pad = self.knobs(scenario, accuracy)
+        out = self.folder / (label or scenario)
+        out.mkdir(parents=True, exist_ok=True)
+        log = lg.LogSettings()
+        log.log_output.outdir = str(out)
+        log.log_output.copy_summary_to_stdout = False
+        log.enable_trace = False
+        settings = self.settings(scenario, accuracy=accuracy, target_qps=target_qps)
+        sut = BatchingSut(
+            self.run, self.library, max_batch=max_batch, max_wait_s=max_wait_s, pad=pad
+        )
+        self.library.preprocess_seconds.clear()
+        qsl = lg.ConstructQSL(
+            self.library.count, settings.performance_sample_count_override,
+            self.library.load, self.library.unload,
+        )
+        handle = lg.ConstructSUT(sut.issue, sut.flush)
+        try:
+            lg.StartTestWithLogSettings(handle, qsl, settings, log)
+        finally:
+            lg.DestroySUT(handle)
+            lg.DestroyQSL(qsl)
+            sut.close()
+        if sut.error is not None:
+            raise ScenarioError(
+                f"{scenario} ({self.mode}): the variant failed while serving: "
+                f"{type(sut.error).__name__}: {first_line(sut.error)}"
+            )
+        return out, sut
+
+
+def _spread_ms(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {}
+    import numpy as np
+
+    ms = np.asarray(seconds) * 1000.0
+    return {
+        "p50": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+        "mean": float(ms.mean()),
+        "count": float(len(ms)),
+    }

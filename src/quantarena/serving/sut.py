@@ -1,0 +1,114 @@
+"""The system under test LoadGen drives: one inference thread around a variant's session, batching
+dynamically as a real server does.
+
+LoadGen calls ``issue`` with a query's samples (one for SingleStream and Server, eight for
+MultiStream, all of them for Offline); the inference thread takes up to ``max_batch`` samples,
+waiting at most ``max_wait_s`` after the oldest one for more to arrive, builds their inputs (from
+the sample library, inside the timed path), runs the session, and answers each sample with its
+top-1 class (LoadGen's accuracy log stores it). Every scenario runs through this same code, in
+performance and accuracy mode alike.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from quantarena.serving.qsl import SampleLibrary
+
+RunFn = Callable[[np.ndarray], Any]
+#: LoadGen's (id, index) of one query sample
+Pending = tuple[int, int]
+
+
+class BatchingSut:
+    """``pad``: fill every batch up to ``max_batch`` by repeating its first image, so the runtime
+    sees one batch shape (as in the accuracy pass); off for Server, whose batches vary."""
+
+    def __init__(
+        self, run: RunFn, library: SampleLibrary, *, max_batch: int, max_wait_s: float,
+        pad: bool = False,
+    ) -> None:
+        self.run, self.library = run, library
+        self.max_batch, self.max_wait_s, self.pad = max_batch, max_wait_s, pad
+        self.batches: Counter[int] = Counter()
+        #: seconds of each session call (inputs built before): what the model itself took
+        self.inference_seconds: list[float] = []
+        self.error: BaseException | None = None
+        self._queries: queue.Queue[list[Pending] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="sut-inference", daemon=True)
+        self._thread.start()
+
+    # LoadGen's callbacks -------------------------------------------------------------------
+    def issue(self, samples: list[Any]) -> None:
+        self._queries.put([(s.id, s.index) for s in samples])
+
+    def flush(self) -> None:
+        """Nothing is held back between calls: every sample is answered once its batch ran."""
+
+    # --------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._queries.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        pending: deque[Pending] = deque()
+        while True:
+            if not pending:
+                query = self._queries.get()
+                if query is None:
+                    return
+                pending.extend(query)
+            oldest = time.perf_counter()
+            if not self._gather(pending, oldest):
+                self._answer([pending.popleft() for _ in range(min(len(pending), self.max_batch))])
+                return
+            self._answer([pending.popleft() for _ in range(min(len(pending), self.max_batch))])
+
+    def _gather(self, pending: deque[Pending], oldest: float) -> bool:
+        """Pull queries already waiting (and, with ``max_wait_s``, those arriving in time) until
+        the batch is full; False once ``close`` was asked for."""
+        while len(pending) < self.max_batch:
+            left = oldest + self.max_wait_s - time.perf_counter()
+            try:
+                query = self._queries.get(timeout=left) if left > 0 else self._queries.get_nowait()
+            except queue.Empty:
+                return True
+            if query is None:
+                return False
+            pending.extend(query)
+        return True
+
+    def _answer(self, samples: list[Pending]) -> None:
+        import mlperf_loadgen as lg
+
+        if not samples:
+            return
+        top1 = np.full(len(samples), -1, dtype=np.int64)
+        if self.error is None:
+            try:
+                inputs = self.library.inputs([index for _, index in samples])
+                if self.pad and len(samples) < self.max_batch:
+                    filler = np.repeat(inputs[:1], self.max_batch - len(samples), axis=0)
+                    inputs = np.concatenate([inputs, filler])
+                inputs = np.ascontiguousarray(inputs)
+                start = time.perf_counter()
+                logits = np.asarray(self.run(inputs))
+                self.inference_seconds.append(time.perf_counter() - start)
+                # as the accuracy pass ranks (argsort), so ties resolve the same way
+                top1[:] = np.argsort(-logits[: len(samples)], axis=1)[:, 0]
+            except Exception as exc:  # noqa: BLE001 - LoadGen must get its answers to finish
+                self.error = exc
+        self.batches[len(samples)] += 1
+        base = top1.ctypes.data
+        responses = [
+            lg.QuerySampleResponse(sample_id, base + i * top1.itemsize, top1.itemsize)
+            for i, (sample_id, _) in enumerate(samples)
+        ]
+        lg.QuerySamplesComplete(responses)  # LoadGen copies the data before it returns
