@@ -24,6 +24,7 @@ from quantarena.report.chart_specs import (
     TradeoffPoint,
 )
 from quantarena.report.frontier import pareto_frontier
+from quantarena.report.serving import serving_charts
 from quantarena.results.schema import Results, VariantResult
 from quantarena.results.speedup import PairedSpeedup
 
@@ -240,4 +241,5 @@ def report_charts(results: Results) -> Sequence[Chart]:
         else [bar_chart(results, "latency", missing), bar_chart(results, "size", missing)]
     )
     charts += [latency_chart(results), speedup_chart(results), machine_chart(results)]
+    charts += serving_charts(results)
     return [c for c in charts if c.has_data]

@@ -16,6 +16,8 @@ from quantarena.report.chart_specs import (
     SpeedupChart,
     TradeoffChart,
 )
+from quantarena.report.serving import ServingChart
+from quantarena.report.serving import draw_plotly as draw_serving
 
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 
@@ -182,6 +184,8 @@ def figure(chart: Chart) -> Any:
         return _speedups(chart, go)
     if isinstance(chart, MachineChart):
         return _machine(chart, go)
+    if isinstance(chart, ServingChart):
+        return draw_serving(chart, go)
     raise TypeError(f"no plotly drawing for {type(chart).__name__}")
 
 

@@ -17,6 +17,8 @@ from quantarena.report.chart_specs import (
     TradeoffChart,
 )
 from quantarena.report.charts import report_charts
+from quantarena.report.serving import ServingChart
+from quantarena.report.serving import draw_png as draw_serving
 from quantarena.results.schema import Results
 
 CHARTS_DIR = "charts"
@@ -157,6 +159,8 @@ def render(chart: Chart) -> Any:
         _speedups(chart, ax)
     elif isinstance(chart, MachineChart):
         _machine(chart, ax)
+    elif isinstance(chart, ServingChart):
+        draw_serving(chart, ax)
     else:
         raise TypeError(f"no matplotlib drawing for {type(chart).__name__}")
     ax.set_title(chart.title, fontsize=10)

@@ -11,6 +11,7 @@ from pathlib import Path
 from quantarena.report.charts import frontier_names, report_charts
 from quantarena.report.html_blocks import cards, e, findings, headline_table, recipes
 from quantarena.report.html_panels import dataset_panel, environment_panel, model_panel, run_panel
+from quantarena.report.serving import html_section
 from quantarena.results.schema import Results
 
 HTML_FILE = "report.html"
@@ -70,6 +71,7 @@ run started {e(results.started_at)}.</p>
 <h2>Results</h2>
 {headline_table(results, frontier_names(results))}
 {findings(results)}
+{html_section(results)}
 <h2>Charts</h2>
 {charts}
 <h2>Recipes</h2>

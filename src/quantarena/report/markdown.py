@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from quantarena.report.findings import notes, rounds_lines, unmeasured
+from quantarena.report.serving import markdown_section
 from quantarena.report.table import legend, markdown_table
 from quantarena.results.schema import Results
 
@@ -57,6 +58,7 @@ def render_markdown(results: Results, charts: list[tuple[str, str]] | None = Non
         *_incomplete(results),
         legend(),
         *_findings(results),
+        *markdown_section(results),
     ]
     if charts:
         lines += ["", "## Charts"]
