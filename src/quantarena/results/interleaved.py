@@ -120,8 +120,8 @@ class Interleaved(Block):
         discarded = sum(1 for ws in self.windows.values() for w in ws if w.discarded)
         if discarded:
             lines.append(f"{discarded} window(s) were discarded and re-measured in later rounds "
-                         "(interference the round's other windows did not see, or a worker "
-                         "failure)")
+                         "(other processes or spinning workers well above the run's quietest "
+                         "round, or a worker failure)")
         waiting = self.waiting_note()
         if waiting:
             lines.append(waiting)

@@ -9,12 +9,17 @@ one variant.
 
 Each window is checked for interference: other processes' CPU (system busy time minus this
 process tree's) and the CPU of the *waiting* timing workers (a runtime's threads spinning after
-work). Pairing assumes one machine state per round, so what it cannot cancel is interference
-that hit one window of a round and not the others: a window whose interference exceeds its
-round's median by more than ``UNEVEN_INTERFERENCE_POINTS`` is discarded (its value kept for the
-record) and the variant is simply timed again in the next rounds. A load that stays on the
-machine through whole rounds hits every window alike; it is not discarded but shown (the machine
-trace, the report's machine line), since discarding it would leave nothing to pair.
+work). Pairing cancels a machine that is uniformly slower, but not a competing process: a busy
+core slows runtimes very unequally (measured with ``benchmarks/competing_load.py``: one busy
+core for 30 s made eager PyTorch's OpenMP threads about twice as slow and ONNX Runtime's and
+OpenVINO's much less, so paired speed-ups over eager PyTorch nearly doubled). So a window whose
+interference exceeds the run's quietest round (that round's median window) by more than
+``UNEVEN_INTERFERENCE_POINTS`` is discarded (its value kept for the record) and the variant is
+timed again in later rounds. The rule is applied again to every window after each round, so
+windows timed under a load that was there from the start are discarded once a quiet round shows
+what the machine is like without it. A load that stays through every round sets the quietest
+level itself: nothing is discarded (there would be nothing left to pair) and the machine trace
+and the report's machine line show it.
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ from quantarena.runner.timing_client import TimingFailed
 from quantarena.runner.timing_protocol import TimeRequest, WindowReply
 
 #: A window whose interference (other processes plus waiting workers, in percent of the machine's
-#: CPU) exceeds the median of its round's windows by more than this many points is discarded and
-#: re-measured in a later round. On two cores a busy process on one core for the whole window is
-#: about 50 points; the row note of ``Contention`` starts at 10%.
+#: CPU) exceeds the typical window of the run's quietest round by more than this many points is
+#: discarded and re-measured in a later round. On two cores a busy process on one core for the
+#: whole window is about 50 points; the row note of ``Contention`` starts at 10%.
 UNEVEN_INTERFERENCE_POINTS = 15.0
 
 
@@ -63,6 +68,12 @@ class InterferenceMeter(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> Contention: ...
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _tree_contention() -> InterferenceMeter:
@@ -165,13 +176,10 @@ class Rounds:
                 self.stop.check()
             time.sleep(self.settings.settle_s)
             self.windows[name].append(self._window(index, name, waiting))
-        self._discard_uneven(index)
         time.sleep(self.settings.settle_s)
         self.trace.samples.append(self.recorder.end_round(index))
         self.waiting.append(waiting)
-        for name in self.names:
-            timed = [w for w in self.windows[name] if w.round == index]
-            self.medians[name].append(timed[0].median_ms if timed else None)
+        self._discard_interfered()
 
     def _window(self, index: int, name: str, waiting: dict[str, float]) -> RoundWindow:
         source = self.sources[name]
@@ -202,22 +210,35 @@ class Rounds:
             + sum(spent.values()) / capacity * 100.0,
         )
 
-    def _discard_uneven(self, index: int) -> None:
-        """Discard the round's windows hit by interference its other windows did not see."""
-        timed = [w for name in self.names for w in self.windows[name][-1:]
-                 if w.round == index and w.interference_percent is not None]
-        if len(timed) < 2:
-            return
-        levels = sorted(w.interference_percent or 0.0 for w in timed)
-        middle = len(levels) // 2
-        typical = levels[middle] if len(levels) % 2 else (levels[middle - 1] + levels[middle]) / 2
-        for w in timed:
-            level = w.interference_percent or 0.0
-            if level - typical > UNEVEN_INTERFERENCE_POINTS:
-                w.median_ms = None
-                w.discarded = (f"interference {level:.0f}% of the CPU (other processes "
-                               f"{w.others_cpu_percent or 0.0:.0f}%, waiting workers the rest) "
-                               f"vs {typical:.0f}% in the round's typical window")
+    def _discard_interfered(self) -> None:
+        """Judge every timed window of the finished rounds against the quietest round's typical
+        interference (discarding, or keeping again), then rebuild the per-round medians."""
+        levels: dict[int, list[float]] = {}
+        for windows in self.windows.values():
+            for w in windows:
+                if w.measured_ms is not None and w.interference_percent is not None:
+                    levels.setdefault(w.round, []).append(w.interference_percent)
+        typical = [_median(v) for v in levels.values()]
+        quietest = min(typical) if typical else 0.0
+        for windows in self.windows.values():
+            for w in windows:
+                if w.measured_ms is None or w.interference_percent is None:
+                    continue  # a failed window stays as it is
+                level = w.interference_percent
+                if level - quietest > UNEVEN_INTERFERENCE_POINTS:
+                    w.median_ms = None
+                    w.discarded = (f"interference {level:.0f}% of the CPU (other processes "
+                                   f"{w.others_cpu_percent or 0.0:.0f}%, waiting workers the "
+                                   f"rest) vs {quietest:.0f}% in the run's quietest round")
+                else:
+                    w.median_ms, w.discarded = w.measured_ms, None
+        rounds = len(self.order)
+        for name in self.names:
+            medians: list[float | None] = [None] * rounds
+            for w in self.windows[name]:
+                if w.round < rounds:
+                    medians[w.round] = w.median_ms
+            self.medians[name] = medians
 
     def _drop_unfinished_round(self) -> None:
         """A round cut short has windows of some variants only: it pairs nothing reliably (and

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import IO
 
 import psutil
@@ -65,11 +66,16 @@ class TimingWorker:
         env.update(self.extra_env)
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "quantarena.runner.timing_worker", str(job_path)],
+                self.command(job_path),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
                 start_new_session=True,
             )
         self._proc = psutil.Process(self.process.pid)
+
+    def command(self, job_path: Path) -> list[str]:
+        """The worker's command line. Anything that answers the same protocol can stand in its
+        place (``benchmarks/vendor_rounds.py`` times the runtimes' own loops this way)."""
+        return [sys.executable, "-m", "quantarena.runner.timing_worker", str(job_path)]
 
     def wait_ready(self) -> Ready:
         reply = self._read(self.launcher.measure_timeout)

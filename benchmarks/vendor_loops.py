@@ -1,0 +1,195 @@
+"""The runtimes' own batch-1 loops, served over quantarena's timing protocol, so that
+``vendor_rounds.py`` can put them in the same interleaved rounds as quantarena's timing workers.
+
+    python benchmarks/vendor_loops.py MODE JOB.json [MEASURE.json]
+
+MODE is one of:
+
+- ``onnxruntime``: ``InferenceSession`` with ``intra_op_num_threads`` = the run's threads, one
+  inter-op thread, ``sess.run(None, {input: x})`` — ONNX Runtime's documented CPU loop.
+- ``pytorch-eager``: the torchvision architecture with the saved weights, ``torch.set_num_threads``,
+  ``model(x)`` under ``torch.inference_mode()``.
+- ``pytorch-pt2e``: ``torch.export.load(...).module()`` compiled with Inductor and freezing, as
+  torchao's PT2E x86 tutorial deploys a converted program.
+- ``quantarena-pass``: quantarena's own per-variant latency pass (the ``latency_ms`` of a row:
+  warm-up until stable, then calls until count, duration and CI target) on the variant's session,
+  one full pass per request; its reply's median is the pass's p50.
+
+None of the raw loops imports quantarena to run: only the protocol messages (pydantic) and the
+cached images. Each times a window exactly as quantarena's timing worker does (same first image,
+same warm-up calls, same stopping rule), so what differs is the session around the runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from quantarena.runner.timing_protocol import (
+    Failure,
+    QuitRequest,
+    Ready,
+    TimeRequest,
+    TimingJob,
+    WindowReply,
+    parse_request,
+)
+from quantarena.runner.timing_worker import protocol_channel
+
+RAW_WARMUP_CALLS = 20  # untimed calls after load, before ``ready``
+IMAGES = 64
+
+Run = Callable[[np.ndarray], Any]
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def onnxruntime_loop(job: TimingJob) -> Run:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = job.threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(
+        str(job.artifact), options, providers=["CPUExecutionProvider"]
+    )
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})
+
+
+def pytorch_eager_loop(job: TimingJob) -> Run:
+    import torch
+    import torchvision
+
+    torch.set_num_threads(job.threads)
+    saved = torch.load(job.artifact, map_location="cpu", weights_only=True)
+    model = torchvision.models.get_model(saved["arch"], weights=None)
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+
+    def run(x: np.ndarray) -> Any:
+        with torch.inference_mode():
+            return model(torch.from_numpy(x))
+
+    return run
+
+
+def pytorch_pt2e_loop(job: TimingJob) -> Run:
+    import torch
+    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer  # noqa: F401 - ops, passes
+
+    torch.set_num_threads(job.threads)
+    torch._inductor.config.freezing = True
+    compiled = torch.compile(torch.export.load(str(job.artifact)).module())
+
+    def run(x: np.ndarray) -> Any:
+        with torch.no_grad():
+            return compiled(torch.from_numpy(x))
+
+    return run
+
+
+LOOPS: dict[str, Callable[[TimingJob], Run]] = {
+    "onnxruntime": onnxruntime_loop,
+    "pytorch-eager": pytorch_eager_loop,
+    "pytorch-pt2e": pytorch_pt2e_loop,
+}
+
+
+def window(run: Run, inputs: list[np.ndarray], request: TimeRequest) -> WindowReply:
+    """One window, timed as ``quantarena.runner.timing_worker.Timer.window`` times it."""
+    for i in range(request.warmup_calls):
+        run(inputs[i % len(inputs)])
+    times: list[float] = []
+    cpu0, start = _cpu_seconds(), time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        run(inputs[len(times) % len(inputs)])
+        times.append(time.perf_counter() - t0)
+        if len(times) >= request.min_calls and time.perf_counter() - start >= request.min_seconds:
+            break
+    return WindowReply(
+        median_ms=float(np.median(times)) * 1000.0, calls=len(times),
+        seconds=time.perf_counter() - start, cpu_s=_cpu_seconds() - cpu0,
+    )
+
+
+def quantarena_pass(job: TimingJob, measure: dict[str, Any]) -> Callable[[], WindowReply]:
+    """The per-variant latency pass of a measuring worker, on a session loaded once."""
+    from quantarena.config import MeasureConfig
+    from quantarena.data.cache import read_head
+    from quantarena.measure.latency import measure_latency
+    from quantarena.toolchains.registry import recipe_from_payload
+
+    toolchain, recipe = recipe_from_payload(job.recipe)
+    session = toolchain.load(job.artifact, recipe, job.threads)
+    images = read_head(job.evaluation, IMAGES)
+    config = MeasureConfig.model_validate(measure)
+
+    def one_pass() -> WindowReply:
+        cpu0, start = _cpu_seconds(), time.perf_counter()
+        latency = measure_latency(session.run, images, config)
+        return WindowReply(
+            median_ms=latency.p50, calls=latency.iterations,
+            seconds=time.perf_counter() - start, cpu_s=_cpu_seconds() - cpu0,
+        )
+
+    return one_pass
+
+
+def main(argv: list[str]) -> int:
+    mode, job_path = argv[0], Path(argv[1])
+    replies = protocol_channel()
+    job = TimingJob.model_validate_json(job_path.read_text())
+
+    def send(message: Ready | WindowReply | Failure) -> None:
+        replies.write(message.model_dump_json() + "\n")
+
+    start = time.perf_counter()
+    try:
+        if mode == "quantarena-pass":
+            measure = json.loads(Path(argv[2]).read_text())
+            one_pass = quantarena_pass(job, measure)
+
+            def serve(_request: TimeRequest) -> WindowReply:
+                return one_pass()
+        else:
+            from quantarena.data.cache import read_head
+
+            images = read_head(job.evaluation, IMAGES)
+            inputs = [np.ascontiguousarray(images[i : i + 1]) for i in range(len(images))]
+            run = LOOPS[mode](job)
+            for i in range(RAW_WARMUP_CALLS):
+                run(inputs[i % len(inputs)])
+
+            def serve(request: TimeRequest) -> WindowReply:
+                return window(run, inputs, request)
+    except Exception as exc:  # noqa: BLE001 - the driver must always get an answer
+        send(Failure(reason=f"{type(exc).__name__}: {exc}"[:500]))
+        return 0
+    send(Ready(load_seconds=time.perf_counter() - start, warmup_calls=RAW_WARMUP_CALLS,
+               warmup_stable=True, rss_mb=psutil.Process().memory_info().rss / 2**20))
+    for line in sys.stdin:  # blocks in read(2) between windows
+        if not line.strip():
+            continue
+        request = parse_request(line)
+        if isinstance(request, QuitRequest):
+            break
+        send(serve(request))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
