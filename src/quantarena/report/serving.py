@@ -126,7 +126,9 @@ def _qps(s: Scenarios, mode: str) -> str:
     search = s.search(mode)
     if search is None:
         return DASH
-    return "none VALID" if search.max_qps is None else f"{search.max_qps:.1f}"
+    if search.max_qps is not None:
+        return f"{search.max_qps:.1f}"
+    return "none (see notes)" if search.stopped else "none VALID"
 
 
 def _verdicts(s: Scenarios) -> str:

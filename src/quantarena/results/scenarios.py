@@ -59,6 +59,10 @@ class ServerSearch(Block):
     upper_qps: float  # where the search started: the Offline rate of the same mode
     trials: list[ScenarioRun] = []
     max_qps: float | None = None  # None: no tried QPS was VALID
+    #: rates below this were not tried (their run would last too long)
+    floor_qps: float | None = None
+    #: why the search ended before its last step, or never ran
+    stopped: str | None = None
 
     def best(self) -> ScenarioRun | None:
         valid = [t for t in self.trials if t.summary.valid and t.summary.target_qps is not None]
@@ -122,7 +126,9 @@ class Scenarios(Block):
                 why = "; ".join(run.summary.reasons[:2]) or "see its summary"
                 notes.append(f"LoadGen {run.scenario} ({run.mode}) INVALID: {why}")
         for search in self.server:
-            if search.max_qps is None:
+            if search.stopped is not None:
+                notes.append(f"Server ({search.mode}): {search.stopped}")
+            elif search.max_qps is None:
                 notes.append(
                     f"Server ({search.mode}): no tried QPS kept p99 within "
                     f"{search.latency_bound_ms:g} ms"

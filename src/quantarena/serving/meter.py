@@ -101,7 +101,8 @@ class ScenariosMeter(Meter):
             _log(f"LoadGen {scenario} ({mode}) ...")
             if scenario == "server":
                 upper = UPPER_MARGIN * (_rate(offline) or harness.offline_qps)
-                block.server.append(find_max_qps(harness, upper, _log))
+                single = block.run("single-stream", mode)
+                block.server.append(find_max_qps(harness, upper, single, _log))
                 continue
             result = harness.test(scenario)
             block.runs.append(result)

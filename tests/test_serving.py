@@ -1,0 +1,164 @@
+"""The serving scenarios on a real ONNX Runtime session of the real MobileNetV2, driven by the real
+MLPerf LoadGen over real sample images, at tiny durations: every scenario in both modes, the
+Server search, LoadGen's accuracy mode against the accuracy pass, and what a failing SUT does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import EVALUATION_COUNT
+from quantarena.data.cache import load_split
+from quantarena.measure.accuracy import Predictions
+from quantarena.results.scenarios import Scenarios
+from quantarena.serving.accuracy import agreement
+from quantarena.serving.harness import Harness, ScenarioError
+from quantarena.serving.meter import jpeg_paths
+from quantarena.serving.qsl import CachedImages, JpegFiles
+from quantarena.serving.server_search import find_max_qps
+from quantarena.serving.summary import SummaryError, parse_summary
+from serving_fixtures import TINY, evaluation, served, session
+
+__all__ = ["evaluation", "served", "session"]  # fixtures, shared with the report's tests
+
+
+def test_every_scenario_runs_in_both_modes(served: tuple[Scenarios, Path, Path]) -> None:
+    scenarios, folder, _ = served
+    for mode in ("compute", "end-to-end"):
+        single = scenarios.run("single-stream", mode)
+        multi = scenarios.run("multi-stream", mode)
+        offline = scenarios.run("offline", mode)
+        assert single and multi and offline
+        assert single.summary.scenario == "SingleStream" and single.batches.keys() == {"1"}
+        assert multi.summary.scenario == "MultiStream" and multi.batches.keys() == {"8"}
+        assert offline.summary.samples_per_s and max(map(int, offline.batches)) <= 8
+        assert "90" in single.summary.latency_ms and single.summary.checks
+        for run in (single, multi, offline):
+            # LoadGen's own logs stay beside the measurement, the summary path is relative
+            summary = folder.parent / run.summary.summary_file
+            assert summary.name == "mlperf_log_summary.txt" and summary.exists()
+            assert (summary.parent / "mlperf_log_detail.txt").exists()
+            assert run.inference_ms["count"] > 0
+    e2e = scenarios.run("single-stream", "end-to-end")
+    assert e2e is not None and e2e.preprocess_ms["count"] == sum(e2e.batches.values())
+    assert scenarios.run("single-stream", "compute").preprocess_ms == {}  # type: ignore[union-attr]
+    assert scenarios.end_to_end_extra_ms("90") is not None
+    assert scenarios.preprocessing["threads"] == 2
+
+
+def test_server_search_bisects_below_the_offline_rate(served: tuple[Scenarios, Path, Path]) -> None:
+    scenarios, _, _ = served
+    for mode in ("compute", "end-to-end"):
+        search = scenarios.search(mode)
+        assert search is not None and len(search.trials) == TINY.server_search_steps
+        offline = scenarios.run("offline", mode)
+        assert offline is not None and offline.summary.samples_per_s is not None
+        assert search.upper_qps == pytest.approx(1.1 * offline.summary.samples_per_s)
+        first, second = (t.summary.target_qps for t in search.trials)
+        assert first == pytest.approx(search.upper_qps / 2, abs=0.01)
+        # the second step moved up after a VALID run, down after an INVALID one
+        assert (second > first) == search.trials[0].summary.valid  # type: ignore[operator]
+        best = search.best()
+        assert search.max_qps == (best.summary.target_qps if best else None)
+        assert all(t.summary.scenario == "Server" and t.max_batch == 8 for t in search.trials)
+
+
+def test_loadgen_accuracy_agrees_with_the_accuracy_pass(
+    served: tuple[Scenarios, Path, Path],
+) -> None:
+    scenarios, _, _ = served
+    assert [a.mode for a in scenarios.accuracy] == ["compute", "end-to-end"]
+    assert all(a.ok and a.images == EVALUATION_COUNT for a in scenarios.accuracy)
+    assert scenarios.failure() is None
+
+
+def test_a_disagreeing_image_fails_the_variant(
+    served: tuple[Scenarios, Path, Path], evaluation: Path, tmp_path: Path,
+) -> None:
+    scenarios, folder, predictions_path = served
+    predictions = Predictions.load(predictions_path)
+    top5 = predictions.top5.copy()
+    top5[3, 0] = (top5[3, 0] + 1) % 1000
+    doctored = tmp_path / "doctored.npz"
+    Predictions(predictions.files, predictions.labels, top5).save(doctored)
+    log = folder / "loadgen" / "compute" / "accuracy" / "mlperf_log_accuracy.json"
+    check = agreement(log, doctored, load_split(evaluation), "compute")
+    assert check.agree == EVALUATION_COUNT - 1 and not check.ok
+    assert check.mismatches[0].startswith(predictions.files[3])
+    failed = scenarios.model_copy(update={"accuracy": [check]})
+    assert "disagrees with the accuracy pass on 1 of" in (failed.failure() or "")
+
+
+def test_jpeg_library_decodes_exactly_what_the_cache_holds(
+    evaluation: Path, sample_dir: Path, mv2_bundle: Any,
+) -> None:
+    split = load_split(evaluation)
+    jpegs = JpegFiles(jpeg_paths(sample_dir, split.files), mv2_bundle.preprocessing, threads=2)
+    cached = CachedImages(split)
+    indices = [0, 5, 7]
+    for library in (jpegs, cached):
+        library.load(indices)
+    try:
+        assert np.array_equal(jpegs.inputs(indices), cached.inputs(indices))
+        assert len(jpegs.preprocess_seconds) == 3 and cached.preprocess_seconds == []
+    finally:
+        jpegs.close()
+
+
+def test_a_failing_session_ends_the_test_with_one_line(
+    session: Any, evaluation: Path, tmp_path: Path,
+) -> None:
+    def breaks_on_batches(batch: np.ndarray) -> np.ndarray:
+        if len(batch) > 1:
+            raise RuntimeError("out of device memory\nsecond line")
+        return np.asarray(session.run(batch))
+
+    harness = Harness(
+        run=breaks_on_batches, library=CachedImages(load_split(evaluation)), config=TINY,
+        mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
+    )
+    with pytest.raises(ScenarioError, match=r"multi-stream \(compute\).*RuntimeError: out of "
+                       r"device memory$"):
+        harness.test("multi-stream")
+
+
+def test_official_settings_come_from_loadgen(evaluation: Path, tmp_path: Path) -> None:
+    official = TINY.model_copy(update={"mlperf_official": True})
+    harness = Harness(
+        run=lambda batch: batch, library=CachedImages(load_split(evaluation)), config=official,
+        mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
+    )
+    server = harness.settings("server", accuracy=False, target_qps=10.0)
+    assert server.min_duration_ms == 600_000  # MLPerf's 10 minutes, not TINY's 0.3 s
+    assert server.performance_sample_count_override == EVALUATION_COUNT  # 1024, capped
+    assert server.server_target_latency_ns == 15_000_000 and server.server_target_qps == 10.0
+    practical = Harness(
+        run=lambda batch: batch, library=CachedImages(load_split(evaluation)), config=TINY,
+        mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
+    ).settings("single-stream", accuracy=False, target_qps=None)
+    assert practical.min_duration_ms == 300 and practical.min_query_count == 20
+
+
+def test_a_summary_without_a_verdict_is_refused(tmp_path: Path) -> None:
+    accuracy_only = tmp_path / "mlperf_log_summary.txt"
+    # what LoadGen writes in accuracy mode
+    accuracy_only.write_text("\nNo warnings encountered during test.\n")
+    with pytest.raises(SummaryError, match="not a LoadGen summary"):
+        parse_summary(accuracy_only)
+    with pytest.raises(SummaryError, match="no readable summary"):
+        parse_summary(tmp_path / "missing.txt")
+
+
+def test_a_bound_no_query_can_meet_skips_the_search(evaluation: Path, tmp_path: Path) -> None:
+    tight = TINY.model_copy(update={"latency_bound_ms": 0.5})
+    harness = Harness(
+        run=lambda batch: batch, library=CachedImages(load_split(evaluation)), config=tight,
+        mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8, batch1_s=0.004,
+    )
+    search = find_max_qps(harness, upper_qps=200.0)
+    assert search.trials == [] and search.max_qps is None
+    assert search.stopped is not None and "a query alone takes 6.0 ms" in search.stopped
+    assert not list(tmp_path.iterdir())  # no LoadGen run was started
