@@ -79,8 +79,9 @@ class _Follower(threading.Thread):
                 if message["done"] and message["error"]:
                     self.outcome.error = f"the run on node {name} stopped: {message['error']}"
         except self.ray.exceptions.RayError as exc:
+            why = first_line(exc).split(". ")[0]  # Ray's advice on where to look follows
             self.outcome.error = (f"node {name} was lost before it measured this variant "
-                                  f"({type(exc).__name__}: {first_line(exc)})")
+                                  f"({type(exc).__name__}: {why})")
 
     def _progress(self) -> None:
         path = self.outcome.folder / "results.json"

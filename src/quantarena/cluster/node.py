@@ -43,8 +43,9 @@ def _message(files: Files, lines: list[str], done: bool, error: str | None) -> d
 
 
 def run_on_node(config_json: str, inputs: Files) -> Iterator[dict[str, Any]]:
-    """Yield ``{files, log, done, error}`` after every save of ``results.json``, and once at the
-    end (with the logs). The node's scratch folder is removed when the run ends."""
+    """Yield ``{files, log, done, error}`` whenever the run folder's results, predictions or logs
+    change (``results.json`` is saved after every variant), and once at the end. The node's
+    scratch folder is removed when the run ends."""
     root = Path(tempfile.mkdtemp(prefix="quantarena-node-"))
     config = RunConfig.model_validate_json(config_json).model_copy(
         update={"out": root / "run", "cache_dir": root / "cache"}
@@ -57,7 +58,7 @@ def run_on_node(config_json: str, inputs: Files) -> Iterator[dict[str, Any]]:
         while run.is_alive():
             run.join(POLL_SECONDS)
             files = collect(root / "run", sent) if (root / "run").is_dir() else {}
-            if files.get("results.json"):
+            if files:
                 lines, shown = run.lines[shown:], len(run.lines)
                 yield _message(files, lines, False, None)
         files = collect(root / "run", sent) if (root / "run").is_dir() else {}

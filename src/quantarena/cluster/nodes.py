@@ -46,7 +46,7 @@ class Node:
 
 
 def alive_nodes(ray: Any) -> list[Node]:
-    """Every live node of the cluster the driver joined, in Ray's order."""
+    """Every live node of the cluster the driver joined, by name (Ray's own order varies)."""
     nodes = []
     for info in ray.nodes():
         if not info.get("Alive"):
@@ -59,7 +59,7 @@ def alive_nodes(ray: Any) -> list[Node]:
                     if not k.startswith("ray.io/")},
             resources=sorted(r for r in resources if not _BUILTIN.match(r)),
         ))
-    return nodes
+    return sorted(nodes, key=lambda n: n.name)
 
 
 def select(nodes: list[Node], selectors: list[str] | None) -> list[Node]:
