@@ -126,7 +126,7 @@ def test_a_failing_session_ends_the_test_with_one_line(
 
 
 def test_official_settings_come_from_loadgen(evaluation: Path, tmp_path: Path) -> None:
-    official = TINY.model_copy(update={"mlperf_official": True})
+    official = TINY.model_copy(update={"mlperf_official": True, "latency_bound_ms": 15.0})
     harness = Harness(
         run=lambda batch: batch, library=CachedImages(load_split(evaluation)), config=official,
         mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
