@@ -4,6 +4,7 @@ read back as a ``ScenarioRun``."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,12 +155,28 @@ class Harness:
             self.library.load, self.library.unload,
         )
         handle = lg.ConstructSUT(sut.issue, sut.flush)
+        failed: list[BaseException] = []
+
+        def drive() -> None:
+            try:
+                lg.StartTestWithLogSettings(handle, qsl, settings, log)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the measuring thread
+                failed.append(exc)
+            finally:
+                sut.close()
+
+        loadgen = threading.Thread(target=drive, name="loadgen", daemon=True)
+        loadgen.start()
         try:
-            lg.StartTestWithLogSettings(handle, qsl, settings, log)
+            sut.serve()  # inference on this thread, as every other meter's
         finally:
+            loadgen.join()
             lg.DestroySUT(handle)
             lg.DestroyQSL(qsl)
-            sut.close()
+        if failed:
+            raise ScenarioError(
+                f"{scenario} ({self.mode}): LoadGen stopped: {first_line(failed[0])}"
+            )
         if sut.error is not None:
             raise ScenarioError(
                 f"{scenario} ({self.mode}): the variant failed while serving: "

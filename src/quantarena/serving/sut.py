@@ -1,8 +1,14 @@
-"""The system under test LoadGen drives: one inference thread around a variant's session, batching
+"""The system under test LoadGen drives: one inference loop around a variant's session, batching
 dynamically as a real server does.
 
+The loop (``serve``) runs on the thread that loaded the session and ran every other meter, while
+LoadGen runs on a side thread: some runtimes are not the same from another thread (PyTorch's
+eager CPU calls took about twice as long from a second Python thread here, with the same
+threads setting), and the serving figures must be comparable with the batch-1 and throughput
+passes.
+
 LoadGen calls ``issue`` with a query's samples (one for SingleStream and Server, eight for
-MultiStream, all of them for Offline); the inference thread takes up to ``max_batch`` samples,
+MultiStream, all of them for Offline); the loop takes up to ``max_batch`` samples,
 waiting at most ``max_wait_s`` after the oldest one for more to arrive, builds their inputs (from
 the sample library, inside the timed path), runs the session, and answers each sample with its
 top-1 class (LoadGen's accuracy log stores it). Every scenario runs through this same code, in
@@ -12,7 +18,6 @@ performance and accuracy mode alike.
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -42,8 +47,6 @@ class BatchingSut:
         self.inference_seconds: list[float] = []
         self.error: BaseException | None = None
         self._queries: queue.Queue[list[Pending] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._serve, name="sut-inference", daemon=True)
-        self._thread.start()
 
     # LoadGen's callbacks -------------------------------------------------------------------
     def issue(self, samples: list[Any]) -> None:
@@ -54,10 +57,12 @@ class BatchingSut:
 
     # --------------------------------------------------------------------------------------
     def close(self) -> None:
+        """End ``serve`` once every query issued before is answered (called when LoadGen's test
+        returns, from its thread)."""
         self._queries.put(None)
-        self._thread.join()
 
-    def _serve(self) -> None:
+    def serve(self) -> None:
+        """Answer queries until ``close``; run on the session's own thread."""
         pending: deque[Pending] = deque()
         while True:
             if not pending:
