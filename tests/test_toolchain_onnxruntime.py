@@ -24,7 +24,7 @@ from quantarena.results.accuracy import PairedComparison
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildOutcome, Session, get_toolchain
 from quantarena.toolchains.onnxruntime import OrtFp32, OrtSession, OrtStaticInt8
-from quantarena.toolchains.onnxruntime.build import resolve_reduce_range
+from quantarena.toolchains.onnxruntime.build import even_batch, resolve_reduce_range
 from quantarena.toolchains.onnxruntime.runtime import DISABLE_QUANT_QDQ, EXACT_ARITHMETIC
 from toolchain_checks import (
     build_and_load,
@@ -197,6 +197,19 @@ def test_static_int8_per_tensor_knob_gives_one_scale_per_weight(
     conv = next(n for n in graph.node if n.op_type == "Conv")
     scale = numpy_helper.to_array(initializers[producers[conv.input[1]].input[1]])
     assert scale.size == 1
+
+
+def test_histogram_calibration_with_an_uneven_last_batch_builds(
+    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
+) -> None:
+    """ONNX Runtime's entropy calibrator stacks every batch's outputs: 23 images in batches of
+    16 (16 + 7) failed with "inhomogeneous shape". The builder now feeds equal batches, says so,
+    and still reads every image."""
+    result, _ = build_and_load("onnxruntime:int8", mv2_bundle, calibration_images, tmp_path,
+                               options={"calibration_method": "entropy", "calibration_images": 23})
+    assert result.facts["calibration_images_used"] == 23
+    assert any("calibration batch 16 -> 1" in note for note in result.notes)
+    assert even_batch(200, 16) == 10 and even_batch(48, 16) == 16 and even_batch(8, 16) == 8
 
 
 def test_dynamic_int8_builds_and_runs(

@@ -92,9 +92,18 @@ def build_static_int8(
         recipe.reduce_range, activation_type=recipe.activation_type,
         weight_type=recipe.weight_type,
     )
+    notes = []
+    batch = recipe.calibration_batch
+    if recipe.calibration_method != "minmax":
+        batch = even_batch(len(images), batch)
+        if batch != recipe.calibration_batch:
+            notes.append(
+                f"calibration batch {recipe.calibration_batch} -> {batch}: ONNX Runtime's "
+                f"histogram calibrators need equal batches ({len(images)} images)"
+            )
     q.quantize_static(
         str(source), str(target),
-        _Reader(images, bundle.input_name, recipe.calibration_batch),
+        _Reader(images, bundle.input_name, batch),
         quant_format=q.QuantFormat.QDQ if recipe.quant_format == "qdq" else q.QuantFormat.QOperator,
         per_channel=recipe.per_channel,
         reduce_range=remedy.value is True,
@@ -113,7 +122,14 @@ def build_static_int8(
         onnxruntime=onnxruntime.__version__,
         saturation_remedy=remedy,
     )
-    return Built(artifact=target, facts=facts, calibration_images=len(images))
+    return Built(artifact=target, facts=facts, calibration_images=len(images), notes=notes)
+
+
+def even_batch(images: int, batch: int) -> int:
+    """The largest batch size up to ``batch`` that splits ``images`` into equal batches: the
+    entropy and percentile calibrators stack every batch's outputs into one array, and a
+    shorter last batch makes that fail (``inhomogeneous shape``)."""
+    return max(b for b in range(1, min(batch, images) + 1) if images % b == 0)
 
 
 def build_dynamic_int8(bundle: ModelBundle, recipe: OrtDynamicInt8, target: Path) -> Built:
