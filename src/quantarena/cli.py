@@ -12,6 +12,7 @@ from quantarena import __version__
 from quantarena.cli_matrix import add_matrix_parsers, cmd_merge
 from quantarena.cli_run import add_run_parser, cmd_run
 from quantarena.cli_tools import add_tool_parsers, cmd_cache, cmd_compare, cmd_list, cmd_report
+from quantarena.cli_tune import add_tune_parser, cmd_tune
 from quantarena.config import RUNS_DIR
 from quantarena.errors import QuantarenaError, one_line
 from quantarena.outdir import output_error
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     add_run_parser(commands)
+    add_tune_parser(commands)
     add_tool_parsers(commands)
     add_matrix_parsers(commands)
     return parser
@@ -44,7 +46,7 @@ def _output_roots(args: argparse.Namespace) -> list[Path]:
     (exit 7), not a bug. ``run`` writes under ``--out`` (default ``runs/``), ``compare`` to its
     ``--out`` file, ``report`` into the run folder it reads."""
     roots = [getattr(args, name, None) for name in ("cfg_out", "out")]
-    if args.command == "run" and roots[0] is None:
+    if args.command in ("run", "tune") and roots[0] is None:
         roots.append(RUNS_DIR)
     if args.command == "report":
         roots.append(args.run_dir)
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # an interrupted run prints the command that finishes it
     handlers = {
         "run": cmd_run,
+        "tune": cmd_tune,
         "list": cmd_list,
         "report": cmd_report,
         "compare": cmd_compare,

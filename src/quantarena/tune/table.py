@@ -1,0 +1,111 @@
+"""The tune run as Markdown (``tune.md`` and the terminal): the final candidates with their
+validation and evaluation drops and CIs, each variant's search beside its plain recipe, the
+Pareto set, and the acceptance rule in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from quantarena.tune.trials import Score, Trial, TuneRecord
+
+TUNE_MARKDOWN = "tune.md"
+
+
+def _drop(score: Score | None) -> str:
+    if score is None:
+        return "—"
+    lo, hi = score.drop_ci95_pp
+    return f"{score.drop_pp:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def _ms(score: Score | None) -> str:
+    return f"{score.latency_p50_ms:.2f}" if score and score.latency_p50_ms is not None else "—"
+
+
+def knobs(trial: Trial, plain: Trial | None) -> str:
+    """The knobs this trial moved away from the plain recipe (all of them if there is none)."""
+    base: dict[str, Any] = plain.params if plain is not None else {}
+    moved = {k: v for k, v in trial.params.items() if base.get(k, object()) != v}
+    if not moved:
+        return "plain recipe"
+    return ", ".join(f"{k}={v}" for k, v in moved.items())
+
+
+def _plain(record: TuneRecord, variant: str) -> Trial | None:
+    return next((t for t in record.of_variant(variant) if t.number == 0), None)
+
+
+def final_table(record: TuneRecord) -> str:
+    ref_ms = record.reference_latency_p50_ms
+    lines = [
+        "| candidate | chosen as | knobs | validation drop pp [95% CI] | "
+        "evaluation drop pp [95% CI] | p50 ms (val / eval) | speed-up vs FP32 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for final in record.finals:
+        trial = record.trial((final.variant, final.number))
+        v, e = final.validation, final.evaluation
+        speed = (f"{ref_ms / v.latency_p50_ms:.2f}×"
+                 if ref_ms and v.latency_p50_ms else "—")
+        star = " **(overall)**" if record.overall == (final.variant, final.number) else ""
+        lines.append(
+            f"| {final.variant} #{final.number}{star} | {final.role} | "
+            f"{knobs(trial, _plain(record, final.variant))} | {_drop(v)} | {_drop(e)} | "
+            f"{_ms(v)} / {_ms(e)} | {speed} |"
+        )
+    return "\n".join(lines)
+
+
+def search_table(record: TuneRecord) -> str:
+    lines = [
+        "| variant | trials | accepted | plain recipe drop pp (val) | best drop pp (val) | "
+        "stopped |",
+        "|---|---|---|---|---|---|",
+    ]
+    for variant in dict.fromkeys([t.variant for t in record.trials] + list(record.stopped)):
+        trials = record.of_variant(variant)
+        scored = [t for t in trials if t.validation is not None and t.reused_from is None]
+        passing = [t for t in scored if t.validation and t.validation.drop_pp
+                   <= record.max_drop_pp]
+        plain = _plain(record, variant)
+        best = min((t.validation.drop_pp for t in scored if t.validation), default=None)
+        lines.append(
+            f"| {variant} | {len(trials)} | {len(passing)} | "
+            f"{_drop(plain.validation if plain else None)} | "
+            f"{'—' if best is None else f'{best:+.2f}'} | {record.stopped.get(variant, '')} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(record: TuneRecord) -> str:
+    if record.overall is None:
+        return (f"No candidate met the budget of {record.max_drop_pp:g} pp on the validation "
+                "split; the closest per toolchain are shown, marked as missing it.")
+    variant, number = record.overall
+    return (f"Fastest candidate within {record.max_drop_pp:g} pp: {variant} #{number} "
+            f"(trial folder {record.trial(record.overall).folder}).")
+
+
+def render(record: TuneRecord) -> str:
+    s = record.splits
+    pareto = ", ".join(f"{v} #{n}" for v, n in record.pareto) or "—"
+    return "\n\n".join([
+        f"# quantarena tune: {record.config.get('model')} within {record.max_drop_pp:g} pp",
+        verdict(record),
+        final_table(record),
+        "## Search\n\n" + search_table(record),
+        f"Accuracy/latency Pareto set (validation): {pareto}",
+        f"Reference: {record.reference} (validation top-1 "
+        f"{(record.reference_validation_top1 or 0):.2%}, evaluation top-1 "
+        f"{(record.reference_evaluation_top1 or 0):.2%}). Splits: {s.calibration_images} "
+        f"calibration, {s.validation_images} validation, {s.evaluation_images} evaluation "
+        "images, disjoint, recorded by hash in tune.json.",
+        f"Acceptance rule: {record.acceptance_rule}",
+    ]) + "\n"
+
+
+def write_markdown(record: TuneRecord, out: Path) -> Path:
+    path = out / TUNE_MARKDOWN
+    path.write_text(render(record))
+    return path

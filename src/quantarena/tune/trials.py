@@ -1,0 +1,161 @@
+"""What ``tune.json`` keeps: every trial (its knobs, its measured row, its score on the
+validation split), the reference, the splits by hash, and the final candidates' evaluation.
+
+It is saved after every trial (atomically), so a search stopped in any way loses at most the trial
+that was running, and a rerun into the same folder reuses every trial already measured: the
+complaint about tuners that end 100 trials with nothing saved does not apply here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from quantarena import __version__
+from quantarena.errors import ResultsError
+from quantarena.results.accuracy import Accuracy, PairedComparison
+from quantarena.results.measurements import Latency
+from quantarena.results.schema import VariantResult
+from quantarena.tune.splits import SplitRecord
+
+TUNE_FILE = "tune.json"
+TUNE_SCHEMA = "1.0"
+
+TrialStatus = Literal["ok", "failed", "unavailable"]
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Score(_Block):
+    """One candidate on one split, against the FP32 reference on the same images. ``drop_pp`` is
+    the top-1 loss in percentage points (positive: worse than FP32), its CI the paired bootstrap
+    CI of that loss; the latency is the batch-1 median of the candidate's own measuring worker."""
+
+    images: int
+    top1: float
+    drop_pp: float
+    drop_ci95_pp: list[float]
+    mcnemar_p: float
+    latency_p50_ms: float | None
+    latency_p50_ci95_ms: list[float] | None
+
+    @classmethod
+    def of(cls, row: VariantResult) -> Score | None:
+        """The score of a measured row, or ``None`` when it has no paired comparison."""
+        return cls.from_parts(row.accuracy, row.latency_ms)
+
+    @classmethod
+    def from_parts(cls, accuracy: Accuracy | None, latency: Latency | None) -> Score | None:
+        if accuracy is None or accuracy.vs_reference is None:
+            return None
+        paired: PairedComparison = accuracy.vs_reference
+        return cls(
+            images=accuracy.images,
+            top1=accuracy.top1,
+            drop_pp=-paired.delta_pp,
+            drop_ci95_pp=[-paired.ci95_pp[1], -paired.ci95_pp[0]],
+            mcnemar_p=paired.mcnemar_p,
+            latency_p50_ms=latency.p50 if latency is not None else None,
+            latency_p50_ci95_ms=list(latency.p50_ci95) if latency is not None else None,
+        )
+
+
+class Trial(_Block):
+    """One point of one recipe's search space, built and measured for real."""
+
+    variant: str
+    number: int
+    #: the searched knobs (a subset of the recipe's knobs, named as the recipe names them)
+    params: dict[str, Any]
+    #: ``ok``: measured; otherwise why not (a failed build stays a trial: the sampler learns)
+    status: TrialStatus
+    reason: str | None = None
+    #: the trial whose measurement this one reuses, when the sampler proposed the same knobs again
+    reused_from: int | None = None
+    #: the trial's folder, relative to the run folder (artifact, predictions, worker logs)
+    folder: str
+    seconds: float
+    validation: Score | None = None
+    #: the full measured row on the validation split (recipe resolved, build facts, measurements)
+    row: VariantResult | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.variant, self.number
+
+
+class Final(_Block):
+    """A candidate the search chose, measured once on the evaluation split."""
+
+    variant: str
+    number: int
+    #: why it is in the final table ("fastest within the budget on onnxruntime", ...)
+    role: str
+    meets_budget: bool
+    validation: Score
+    evaluation: Score | None = None
+    reason: str | None = None
+
+
+class TuneRecord(_Block):
+    """The whole of ``tune.json``."""
+
+    schema_version: str = TUNE_SCHEMA
+    tool_version: str = __version__
+    started_at: str
+    finished_at: str | None = None
+    #: model, data and platform settings, as ``run`` resolves them (a resumed search checks them)
+    config: dict[str, Any]
+    max_drop_pp: float
+    acceptance_rule: str
+    splits: SplitRecord
+    reference: str
+    #: the reference measured on the validation split (its predictions judge every trial)
+    reference_row: VariantResult | None = None
+    reference_validation_top1: float | None = None
+    reference_evaluation_top1: float | None = None
+    reference_latency_p50_ms: float | None = None
+    trials: list[Trial] = []
+    #: why each variant's search stopped (trial budget, time budget, space exhausted ...)
+    stopped: dict[str, str] = {}
+    pareto: list[tuple[str, int]] = []
+    finals: list[Final] = []
+    overall: tuple[str, int] | None = None
+    notes: list[str] = []
+
+    def of_variant(self, variant: str) -> list[Trial]:
+        return [t for t in self.trials if t.variant == variant]
+
+    def trial(self, key: tuple[str, int]) -> Trial:
+        return next(t for t in self.trials if t.key == key)
+
+
+def save_record(record: TuneRecord, out: Path) -> None:
+    """Write ``tune.json`` atomically: a kill mid-write leaves the previous complete file."""
+    target = out / TUNE_FILE
+    temporary = out / f"tune.{os.getpid()}.tmp"
+    temporary.write_text(record.model_dump_json(indent=2))
+    temporary.replace(target)
+
+
+def load_record(out: Path) -> TuneRecord | None:
+    """The record in ``out``, ``None`` when there is none, one line when it is unreadable."""
+    path = out / TUNE_FILE
+    if not path.exists():
+        return None
+    try:
+        record = TuneRecord.model_validate_json(path.read_text())
+    except (ValidationError, ValueError, OSError) as exc:
+        raise ResultsError(
+            f"{path} is not a readable tune record: {str(exc).splitlines()[0]}"
+        ) from None
+    if record.schema_version != TUNE_SCHEMA:
+        raise ResultsError(
+            f"{path} has tune schema {record.schema_version}; this quantarena reads {TUNE_SCHEMA}"
+        )
+    return record
