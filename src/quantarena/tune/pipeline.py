@@ -193,7 +193,7 @@ def _trial_line(trial: Trial, max_drop_pp: float) -> str:
     speed = f", p50 {v.latency_p50_ms:.2f} ms" if v.latency_p50_ms is not None else ""
     verdict = "meets" if select.accepted(trial, max_drop_pp) else "misses"
     again = f" (same knobs as #{trial.reused_from})" if trial.reused_from is not None else ""
-    return f"{head}: drop {v.drop_pp:+.2f} pp{speed}: {verdict} the budget{again}"
+    return f"{head}: drop {v.drop_pp + 0.0:+.2f} pp{speed}: {verdict} the budget{again}"
 
 
 def _finish(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, out: Path,

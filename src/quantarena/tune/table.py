@@ -16,7 +16,12 @@ def _drop(score: Score | None) -> str:
     if score is None:
         return "—"
     lo, hi = score.drop_ci95_pp
-    return f"{score.drop_pp:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+    return f"{_pp(score.drop_pp)} [{_pp(lo)}, {_pp(hi)}]"
+
+
+def _pp(value: float) -> str:
+    """Signed points; a zero loss is "+0.00", never "-0.00"."""
+    return f"{value + 0.0:+.2f}"
 
 
 def _ms(score: Score | None) -> str:
@@ -40,7 +45,7 @@ def final_table(record: TuneRecord) -> str:
     ref_ms = record.reference_latency_p50_ms
     lines = [
         "| candidate | chosen as | knobs | validation drop pp [95% CI] | "
-        "evaluation drop pp [95% CI] | p50 ms (val / eval) | speed-up vs FP32 |",
+        "evaluation drop pp [95% CI] | p50 ms (val / eval) | speed-up vs FP32 reference |",
         "|---|---|---|---|---|---|---|",
     ]
     for final in record.finals:
@@ -73,7 +78,7 @@ def search_table(record: TuneRecord) -> str:
         lines.append(
             f"| {variant} | {len(trials)} | {len(passing)} | "
             f"{_drop(plain.validation if plain else None)} | "
-            f"{'—' if best is None else f'{best:+.2f}'} | {record.stopped.get(variant, '')} |"
+            f"{'—' if best is None else _pp(best)} | {record.stopped.get(variant, '')} |"
         )
     return "\n".join(lines)
 
