@@ -4,9 +4,12 @@ away from the plain recipe, and the acceptance rule and splits are stated."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from quantarena.tune.chart import PARETO_PNG
 from quantarena.tune.select import ACCEPTANCE_RULE
 from quantarena.tune.splits import SplitRecord
-from quantarena.tune.table import knobs, render
+from quantarena.tune.table import knobs, render, write_markdown
 from quantarena.tune.trials import Final, Score, Trial, TuneRecord
 
 
@@ -73,3 +76,19 @@ def test_knobs_are_those_moved_from_the_plain_recipe() -> None:
 def test_no_winner_is_said_plainly() -> None:
     record = _record().model_copy(update={"overall": None})
     assert "No candidate met the budget of 0.25 pp" in render(record)
+
+
+def test_tune_md_shows_the_pareto_chart_of_every_timed_trial(tmp_path: Path) -> None:
+    record = _record().model_copy(update={"pareto": [("onnxruntime:int8", 1)]})
+    write_markdown(record, tmp_path)
+    png = tmp_path / PARETO_PNG
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert f"]({PARETO_PNG})" in (tmp_path / "tune.md").read_text()
+    untimed = record.model_copy(update={"trials": [
+        t.model_copy(update={"validation": t.validation.model_copy(  # type: ignore[union-attr]
+            update={"latency_p50_ms": None})}) for t in record.trials], "pareto": [],
+        "overall": None})
+    (tmp_path / "none").mkdir()
+    write_markdown(untimed, tmp_path / "none")
+    assert not (tmp_path / "none" / PARETO_PNG).exists()
+    assert PARETO_PNG not in (tmp_path / "none" / "tune.md").read_text()

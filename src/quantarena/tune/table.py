@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from quantarena.tune.chart import PARETO_PNG, draw_pareto
 from quantarena.tune.trials import Score, Trial, TuneRecord
 
 TUNE_MARKDOWN = "tune.md"
@@ -92,7 +93,7 @@ def verdict(record: TuneRecord) -> str:
             f"(trial folder {record.trial(record.overall).folder}).")
 
 
-def render(record: TuneRecord) -> str:
+def render(record: TuneRecord, *, chart: bool = False) -> str:
     s = record.splits
     pareto = ", ".join(f"{v} #{n}" for v, n in record.pareto) or "—"
     return "\n\n".join([
@@ -100,7 +101,8 @@ def render(record: TuneRecord) -> str:
         verdict(record),
         final_table(record),
         "## Search\n\n" + search_table(record),
-        f"Accuracy/latency Pareto set (validation): {pareto}",
+        f"Accuracy/latency Pareto set (validation): {pareto}"
+        + (f"\n\n![accuracy vs latency of every trial]({PARETO_PNG})" if chart else ""),
         f"Reference: {record.reference} (validation top-1 "
         f"{(record.reference_validation_top1 or 0):.2%}, evaluation top-1 "
         f"{(record.reference_evaluation_top1 or 0):.2%}). Splits: {s.calibration_images} "
@@ -111,6 +113,8 @@ def render(record: TuneRecord) -> str:
 
 
 def write_markdown(record: TuneRecord, out: Path) -> Path:
+    """``tune.md`` and, when any trial was timed, the accuracy/latency chart it shows."""
+    chart = draw_pareto(record, out) is not None
     path = out / TUNE_MARKDOWN
-    path.write_text(render(record))
+    path.write_text(render(record, chart=chart))
     return path
