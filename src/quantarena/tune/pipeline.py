@@ -73,6 +73,9 @@ def run_tune(config: RunConfig, settings: TuneSettings, log: Log = print) -> Tun
         samples, skipped = _usable_samples(samples, bundle, config.on_bad_image, log)
         splits = split_three(samples, config.calibration_images, settings.validation_images,
                              config.eval_images, config.seed)
+        # settled before any image is preprocessed: a mismatched rerun is refused at once
+        record = _start(earlier, config, settings, splits, reference_variant(bundle), out)
+        record.notes = [f"skipped unreadable image {line}" for line in skipped]
 
         def cache(name: str) -> Path:
             images = getattr(splits, name)
@@ -80,12 +83,10 @@ def run_tune(config: RunConfig, settings: TuneSettings, log: Log = print) -> Tun
                 return cache_split(images, bundle.preprocessing, config.cache_dir, name,
                                    config.threads, log=log)
 
-        calibration, validation = cache("calibration"), cache("validation")
-        meter = CandidateMeter(config, bundle, out / "fp32" / "bundle.json", calibration, stop,
-                               log=lambda line: tqdm.write(line))
-        record = _start(earlier, config, settings, splits, reference_variant(bundle), out)
-        record.notes = [f"skipped unreadable image {line}" for line in skipped]
         try:
+            calibration, validation = cache("calibration"), cache("validation")
+            meter = CandidateMeter(config, bundle, out / "fp32" / "bundle.json", calibration,
+                                   stop, log=lambda line: tqdm.write(line))
             _reference(record, meter, out, validation, log)
             _search(record, settings, meter, out, validation, len(splits.calibration), log)
             _finish(record, settings, meter, out, lambda: cache("evaluation"), log)
