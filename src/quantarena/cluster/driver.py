@@ -17,7 +17,7 @@ from tqdm import tqdm
 from quantarena.cluster.nodes import Node
 from quantarena.cluster.ship import pack_inputs, write_files
 from quantarena.config import RunConfig
-from quantarena.errors import first_line
+from quantarena.errors import QuantarenaError, first_line
 from quantarena.results.environment import Environment
 from quantarena.results.io import load_results, save_results
 from quantarena.results.schema import Results, VariantResult
@@ -82,6 +82,9 @@ class _Follower(threading.Thread):
             why = first_line(exc).split(". ")[0]  # Ray's advice on where to look follows
             self.outcome.error = (f"node {name} was lost before it measured this variant "
                                   f"({type(exc).__name__}: {why})")
+        except (OSError, QuantarenaError) as exc:  # what arrived cannot be written or read
+            self.outcome.error = (f"the driver could not keep node {name}'s results "
+                                  f"({type(exc).__name__}: {first_line(exc)})")
 
     def _progress(self) -> None:
         path = self.outcome.folder / "results.json"
