@@ -86,6 +86,14 @@ class Recipe(BaseModel):
     Facts: ClassVar[type[BuildFacts]] = BuildFacts
     #: The knobs ``quantarena tune`` may move, with their ranges (empty: not tunable).
     search_space: ClassVar[tuple[Knob, ...]] = ()
+    #: The knob that keeps named layers in floating point (a tuple of layer names), for
+    #: per-layer sensitivity and mixed-precision fallback; ``None``: layers cannot be skipped.
+    layer_knob: ClassVar[str | None] = None
+
+    @classmethod
+    def layers(cls, bundle: ModelBundle) -> list[str]:
+        """The layers ``layer_knob`` can name, in graph order (empty when it has none)."""
+        return []
 
     @classmethod
     def model_problem(cls, bundle: ModelBundle) -> str | None:

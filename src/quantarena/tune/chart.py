@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from quantarena.tune.select import measured
+from quantarena.tune.sensitivity import Sensitivity
 from quantarena.tune.trials import Trial, TuneRecord
 
 PARETO_PNG = "tune-pareto.png"
@@ -51,3 +52,26 @@ def _point(trial: Trial) -> tuple[float, float] | None:
     if score is None or score.latency_p50_ms is None:
         return None
     return score.latency_p50_ms, score.drop_pp
+
+
+def draw_sensitivity(ranking: Sensitivity, path: Path, shown: int = 15) -> Path | None:
+    """The most damaging layers, top-1 regained when each alone stays in FP32 (bars) and the
+    output error it removes (dots, top axis); ``None`` when nothing was ranked."""
+    from matplotlib.figure import Figure
+
+    layers = ranking.layers[:shown]
+    if not layers:
+        return None
+    fig = Figure(figsize=(7.0, 1.4 + 0.3 * len(layers)), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    rows = range(len(layers))
+    ax.barh(rows, [d.top1_gain_pp for d in layers], color="#4c72b0", label="top-1 regained, pp")
+    ax.set_yticks(list(rows), [d.layer for d in layers], fontsize=6)
+    ax.invert_yaxis()
+    ax.set_xlabel("top-1 regained when the layer alone stays FP32, pp (validation)")
+    error = ax.twiny()
+    error.scatter([d.mse_reduction for d in layers], list(rows), color="#c44e52", s=14)
+    error.set_xlabel("output error removed (mean squared logit difference vs FP32)",
+                     color="#c44e52")
+    fig.savefig(path)
+    return path

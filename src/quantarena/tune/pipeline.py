@@ -19,7 +19,7 @@ from tqdm import tqdm
 from quantarena.config import RunConfig
 from quantarena.data.cache import cache_split
 from quantarena.data.dataset import check_labels, discover
-from quantarena.errors import ConfigError
+from quantarena.errors import ConfigError, QuantarenaError
 from quantarena.measure.accuracy import Predictions
 from quantarena.runner.folder import in_use
 from quantarena.runner.interrupt import RunInterrupted, stop_signals
@@ -28,6 +28,12 @@ from quantarena.runner.pipeline import _usable_samples
 from quantarena.runner.plan import variant_slug
 from quantarena.toolchains import Recipe, parse_variant
 from quantarena.tune import select
+from quantarena.tune.fallback import (
+    fallback_points,
+    layer_ranking,
+    needs_fallback,
+    run_fallback,
+)
 from quantarena.tune.measure import CandidateMeter
 from quantarena.tune.setup import (
     TuneSettings,
@@ -170,6 +176,9 @@ def _search(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, o
             bar.update(1)
             tqdm.write(_trial_line(trial, settings.max_drop_pp))
 
+        def number_of(variant: str) -> Callable[[], int]:
+            return lambda: len(record.of_variant(variant))
+
         for index, variant in enumerate(settings.variants):
             toolchain, name = parse_variant(variant)
             problem = toolchain.unavailable(name, meter.bundle)
@@ -180,8 +189,27 @@ def _search(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, o
             share = settings.time_budget_s * (index + 1) / len(settings.variants)
             limits = SearchLimits(settings.max_trials, start + share, settings.max_drop_pp,
                                   seed=record.config.get("seed", 0))
-            record.stopped[variant] = search(variant, calibration_images,
-                                             record.of_variant(variant), limits, measure, keep)
+            knob = toolchain.recipes[name].layer_knob
+            searched = [t for t in record.of_variant(variant) if knob not in t.params]
+            stopped = search(variant, calibration_images, searched, limits, measure, keep,
+                             number_of(variant))
+            base = needs_fallback(variant, record.of_variant(variant), settings.max_drop_pp)
+            if base is not None and time.monotonic() < start + settings.time_budget_s:
+                try:
+                    ranking = layer_ranking(record, variant, base, meter, out, validation)
+                except QuantarenaError as exc:
+                    record.stopped[variant] = f"{stopped}; no fallback: {exc}"
+                    save_record(record, out)
+                    continue
+                bar.total = (bar.total or 0) + len(fallback_points(base, str(knob),
+                                                                   ranking.ranked()))
+                stopped += "; " + run_fallback(
+                    variant, base, ranking, record.of_variant(variant),
+                    max_drop_pp=settings.max_drop_pp, deadline=start + settings.time_budget_s,
+                    measure=lambda v, r, _n, p: measure(v, r, number_of(v)(), p),
+                    record=keep,
+                )
+            record.stopped[variant] = stopped
             save_record(record, out)
     log(f"searched {len(record.trials)} trial(s); evaluating the chosen candidates ...")
 

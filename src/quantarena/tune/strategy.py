@@ -54,9 +54,11 @@ def search(
     limits: SearchLimits,
     measure: Measure,
     record: Callable[[Trial], None],
+    next_number: Callable[[], int],
 ) -> str:
     """Run trials of ``variant`` until its trial or time budget is spent (``earlier`` count
-    towards the trial budget); each finished trial goes to ``record`` at once. Returns why the
+    towards the trial budget); each finished trial goes to ``record`` at once, numbered by
+    ``next_number`` (unique within the variant, fallback trials included). Returns why the
     search stopped."""
     import optuna
     from optuna.trial import TrialState, create_trial
@@ -93,7 +95,7 @@ def search(
         if time.monotonic() >= limits.deadline:
             return f"time budget spent after {len(trials)} trial(s)"
         asked = study.ask(dists)
-        number = len(trials)
+        number = next_number()
         same = next((t for t in trials if t.params == asked.params and t.reused_from is None),
                     None)
         if same is not None:

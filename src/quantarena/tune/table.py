@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from quantarena.tune.chart import PARETO_PNG, draw_pareto
+from quantarena.runner.plan import variant_slug
+from quantarena.tune.chart import PARETO_PNG, draw_pareto, draw_sensitivity
 from quantarena.tune.trials import Score, Trial, TuneRecord
 
 TUNE_MARKDOWN = "tune.md"
@@ -35,7 +36,35 @@ def knobs(trial: Trial, plain: Trial | None) -> str:
     moved = {k: v for k, v in trial.params.items() if base.get(k, object()) != v}
     if not moved:
         return "plain recipe"
-    return ", ".join(f"{k}={v}" for k, v in moved.items())
+    return ", ".join(f"{len(v)} layer(s) in FP32" if isinstance(v, list) else f"{k}={v}"
+                     for k, v in moved.items())
+
+
+def fallback_section(record: TuneRecord, variant: str, chart: str | None) -> str:
+    """A variant's layer ranking (top 10) and its fallback trials: which layers each kept in
+    FP32, what that bought on validation, and what it cost in speed."""
+    ranking = record.sensitivity[variant]
+    lines = [
+        f"### {variant}: layers kept in floating point",
+        f"Ranked on {ranking.images} validation images, other knobs as the closest trial: "
+        f"fully quantized top-1 {ranking.quantized_top1:.2%} vs FP32 {ranking.fp32_top1:.2%} "
+        f"({ranking.seconds:.0f} s, one build per layer).",
+        "| rank | layer | top-1 regained pp | output error removed |",
+        "|---|---|---|---|",
+        *(f"| {i} | `{d.layer}` | {_pp(d.top1_gain_pp)} | {d.mse_reduction:.4f} |"
+          for i, d in enumerate(ranking.layers[:10], start=1)),
+        "",
+        "| fallback trial | layers in FP32 | validation drop pp [95% CI] | p50 ms |",
+        "|---|---|---|---|",
+    ]
+    for trial in record.of_variant(variant):
+        kept = next((v for v in trial.params.values() if isinstance(v, list)), None)
+        if kept is not None:
+            lines.append(f"| #{trial.number} | {len(kept)}: {', '.join(f'`{k}`' for k in kept)}"
+                         f" | {_drop(trial.validation)} | {_ms(trial.validation)} |")
+    if chart:
+        lines += ["", f"![layer sensitivity of {variant}]({chart})"]
+    return "\n".join(lines)
 
 
 def _plain(record: TuneRecord, variant: str) -> Trial | None:
@@ -93,7 +122,9 @@ def verdict(record: TuneRecord) -> str:
             f"(trial folder {record.trial(record.overall).folder}).")
 
 
-def render(record: TuneRecord, *, chart: bool = False) -> str:
+def render(record: TuneRecord, *, chart: bool = False,
+           charts: dict[str, str] | None = None) -> str:
+    charts = charts or {}
     s = record.splits
     pareto = ", ".join(f"{v} #{n}" for v, n in record.pareto) or "—"
     return "\n\n".join([
@@ -109,12 +140,18 @@ def render(record: TuneRecord, *, chart: bool = False) -> str:
         f"calibration, {s.validation_images} validation, {s.evaluation_images} evaluation "
         "images, disjoint, recorded by hash in tune.json.",
         f"Acceptance rule: {record.acceptance_rule}",
+        *(fallback_section(record, v, charts.get(v)) for v in record.sensitivity),
     ]) + "\n"
 
 
 def write_markdown(record: TuneRecord, out: Path) -> Path:
     """``tune.md`` and, when any trial was timed, the accuracy/latency chart it shows."""
     chart = draw_pareto(record, out) is not None
+    charts = {}
+    for variant, ranking in record.sensitivity.items():
+        name = f"tune-sensitivity-{variant_slug(variant)}.png"
+        if draw_sensitivity(ranking, out / name) is not None:
+            charts[variant] = name
     path = out / TUNE_MARKDOWN
-    path.write_text(render(record, chart=chart))
+    path.write_text(render(record, chart=chart, charts=charts))
     return path

@@ -19,6 +19,7 @@ from quantarena.errors import ResultsError
 from quantarena.results.accuracy import Accuracy, PairedComparison
 from quantarena.results.measurements import Latency
 from quantarena.results.schema import VariantResult
+from quantarena.tune.sensitivity import Sensitivity
 from quantarena.tune.splits import SplitRecord
 
 TUNE_FILE = "tune.json"
@@ -123,6 +124,8 @@ class TuneRecord(_Block):
     trials: list[Trial] = []
     #: why each variant's search stopped (trial budget, time budget, space exhausted ...)
     stopped: dict[str, str] = {}
+    #: per variant that fell back to mixed precision: its layers ranked by damage
+    sensitivity: dict[str, Sensitivity] = {}
     pareto: list[tuple[str, int]] = []
     finals: list[Final] = []
     overall: tuple[str, int] | None = None

@@ -11,6 +11,7 @@ import numpy as np
 
 from quantarena import hardware
 from quantarena.data.cache import ImageArray
+from quantarena.errors import ConfigError
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built, Recipe
 from quantarena.toolchains.onnxruntime.recipes import (
@@ -82,6 +83,10 @@ def build_static_int8(
         source = prepared
     count = recipe.calibration_images
     images = calibration if count is None else calibration.subset(count)
+    unknown = sorted(set(recipe.nodes_to_exclude) - set(OrtStaticInt8.layers(bundle)))
+    if unknown:
+        raise ConfigError(f"nodes_to_exclude: the graph has no quantizable node named "
+                          f"{', '.join(unknown)}")
     methods = {
         "minmax": q.CalibrationMethod.MinMax,
         "entropy": q.CalibrationMethod.Entropy,
@@ -110,6 +115,7 @@ def build_static_int8(
         activation_type=types[recipe.activation_type],
         weight_type=types[recipe.weight_type],
         calibrate_method=methods[recipe.calibration_method],
+        nodes_to_exclude=list(recipe.nodes_to_exclude),
         extra_options={
             "ActivationSymmetric": recipe.symmetric_activations,
             "WeightSymmetric": recipe.symmetric_weights,

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from quantarena.hardware import Resolved
+from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
 from quantarena.tune.space import REMEDY_OPTIONS, Choice, Count, Knob
 
@@ -28,6 +29,9 @@ GraphKind = Literal["fp32", "qdq", "qoperator", "dynamic"]
 #: Either a bool forcing ``reduce_range``, or "auto": resolved per CPU by the build (on where u8×s8
 #: sums can saturate, i.e. x86 without VNNI), which records what it became and why.
 ReduceRange = Literal["auto"] | bool
+
+#: ONNX ops whose weights static INT8 quantizes: the layers a mixed-precision fallback can skip
+QUANTIZED_OPS = ("Conv", "Gemm", "MatMul")
 
 _NEEDS = Needs(packages=("onnxruntime", "onnx"), install="pip install 'quantarena[onnxruntime]'")
 
@@ -125,6 +129,18 @@ class OrtStaticInt8(OrtRecipe):
     symmetric_activations: bool = False
     symmetric_weights: bool = True
     preprocess: bool = True  # onnxruntime's quant_pre_process: shape inference + graph cleanup
+    # Node names left in FP32 (``quantize_static``'s ``nodes_to_exclude``): mixed precision.
+    nodes_to_exclude: tuple[str, ...] = ()
+
+    layer_knob: ClassVar[str | None] = "nodes_to_exclude"
+
+    @classmethod
+    def layers(cls, bundle: ModelBundle) -> list[str]:
+        """The nodes whose weights the quantizer makes INT8 (Conv, Gemm, MatMul), by name."""
+        import onnx
+
+        graph = onnx.load(str(bundle.onnx_path), load_external_data=False).graph
+        return [n.name for n in graph.node if n.op_type in QUANTIZED_OPS]
 
     def graph_kind(self) -> GraphKind:
         return "qdq" if self.quant_format == "qdq" else "qoperator"

@@ -1,0 +1,96 @@
+"""Per-layer sensitivity and mixed-precision fallback for ONNX Runtime: ``nodes_to_exclude`` keeps
+the named layers in FP32 for real (no Q/DQ on their weights) and a name not in the graph is one
+clear error; the sensitivity worker ranks layers from real one-layer-in-FP32 builds; fallback
+points double the layers kept, from the closest trial's knobs, only when nothing passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+
+from quantarena.config import RunConfig
+from quantarena.data.cache import ImageArray, cache_split
+from quantarena.data.dataset import discover
+from quantarena.errors import ConfigError
+from quantarena.models.spec import ModelBundle
+from quantarena.toolchains import get_toolchain
+from quantarena.toolchains.onnxruntime.recipes import OrtStaticInt8
+from quantarena.tune.fallback import fallback_points, needs_fallback
+from quantarena.tune.sensitivity import SensitivityJob, measure_sensitivity
+from quantarena.tune.splits import split_three
+from quantarena.tune.trials import Score, Trial
+from toolchain_checks import build_and_load
+
+
+def _trial(variant: str, number: int, drop: float) -> Trial:
+    score = Score(images=40, top1=0.7, drop_pp=drop, drop_ci95_pp=[drop - 1, drop + 1],
+                  mcnemar_p=1.0, latency_p50_ms=1.0, latency_p50_ci95_ms=[0.9, 1.1])
+    return Trial(variant=variant, number=number, params={"calibration_method": "minmax"},
+                 status="ok", folder="t", seconds=1.0, validation=score)
+
+
+def test_fallback_only_when_nothing_passes_and_layers_can_be_kept() -> None:
+    trials = [_trial("onnxruntime:int8", 0, 1.2), _trial("onnxruntime:int8", 1, 0.8)]
+    base = needs_fallback("onnxruntime:int8", trials, 0.5)
+    assert base is not None and base.number == 1  # the closest trial
+    assert needs_fallback("onnxruntime:int8", trials, 1.0) is None  # one passes
+    assert needs_fallback("pytorch:int8-pt2e", [_trial("pytorch:int8-pt2e", 0, 3.0)], 0.5) is None
+
+
+def test_fallback_points_double_the_most_damaging_layers() -> None:
+    ranking = [f"L{i}" for i in range(5)]
+    points = fallback_points(_trial("onnxruntime:int8", 0, 2.0), "nodes_to_exclude", ranking)
+    assert [p["nodes_to_exclude"] for p in points] == [
+        ["L0"], ["L0", "L1"], ["L0", "L1", "L2", "L3"], ranking]
+    assert all(p["calibration_method"] == "minmax" for p in points)
+
+
+def test_excluded_nodes_stay_fp32_and_unknown_names_are_refused(
+    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
+) -> None:
+    layers = OrtStaticInt8.layers(mv2_bundle)
+    assert len(layers) == 53 and layers[0].endswith("/Conv")
+    kept = [layers[0], layers[-1]]
+    result, _ = build_and_load("onnxruntime:int8", mv2_bundle, calibration_images,
+                               tmp_path / "a", options={"nodes_to_exclude": kept,
+                                                        "calibration_images": 8})
+    graph = onnx.load(str(result.artifact)).graph
+    producers = {o: n for n in graph.node for o in n.output}
+    for node in graph.node:
+        if node.op_type in ("Conv", "Gemm"):
+            weight_from = producers.get(node.input[1])
+            dequantized = weight_from is not None and weight_from.op_type == "DequantizeLinear"
+            assert dequantized == (node.name not in kept), node.name
+    toolchain = get_toolchain("onnxruntime")
+    with pytest.raises(ConfigError, match="no quantizable node named nope"):
+        toolchain.build(mv2_bundle, OrtStaticInt8(nodes_to_exclude=("nope",)),
+                        calibration_images, tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_sensitivity_worker_ranks_layers_from_real_builds(
+    mv2_bundle: ModelBundle, sample_dir: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    _, samples = discover(sample_dir)
+    splits = split_three(samples, 16, 40, 10, seed=0)
+    spec = mv2_bundle.preprocessing
+    bundle_file = tmp_path / "bundle.json"
+    mv2_bundle.save(bundle_file)
+    recipe = OrtStaticInt8(calibration_images=16, per_channel=False)
+    job = SensitivityJob(
+        recipe=recipe.to_payload("onnxruntime:int8"), bundle=bundle_file,
+        calibration=cache_split(splits.calibration, spec, cache_dir, "calibration"),
+        validation=cache_split(splits.validation, spec, cache_dir, "validation"),
+        images=40, threads=2, workdir=tmp_path / "work", max_layers=3,
+    )
+    ranking = measure_sensitivity(job, RunConfig(), tmp_path / "logs")
+    assert ranking.images == 40 and len(ranking.layers) == 3
+    assert {d.layer for d in ranking.layers} == set(OrtStaticInt8.layers(mv2_bundle)[:3])
+    keys = [(-d.top1_gain_pp, -d.mse_reduction) for d in ranking.layers]
+    assert keys == sorted(keys)
+    assert ranking.quantized_mse > 0 and all(d.mse >= 0 for d in ranking.layers)
+    # leaving a layer in FP32 changes the output: the error is measured, not copied
+    assert len({round(d.mse, 9) for d in ranking.layers} | {round(ranking.quantized_mse, 9)}) > 1
+    assert not (tmp_path / "work" / "layer").exists()  # per-layer artifacts are not kept
