@@ -18,7 +18,7 @@ DEFAULT_VALIDATION_IMAGES = 300
 
 
 def add_tune_parser(commands: Any) -> None:
-    from quantarena.tune.setup import DEFAULT_TUNE_VARIANTS
+    from quantarena.toolchains.registry import DEFAULT_TUNE_VARIANTS
 
     tune = commands.add_parser(
         "tune",
@@ -54,8 +54,9 @@ def add_tune_parser(commands: Any) -> None:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from quantarena.config import load_config
+    from quantarena.toolchains.registry import DEFAULT_TUNE_VARIANTS
     from quantarena.tune.pipeline import TuneInterrupted, run_tune
-    from quantarena.tune.setup import DEFAULT_TUNE_VARIANTS, TuneSettings
+    from quantarena.tune.setup import TuneSettings
     from quantarena.tune.table import final_table, verdict, write_markdown
 
     config = load_config(args.config, _overrides(args))

@@ -36,6 +36,15 @@ DEFAULT_VARIANTS = [
     "tensorrt:int8-simulated",
 ]
 
+#: The INT8 recipes ``quantarena tune`` searches by default: one per CPU toolchain, plus TensorRT's
+#: Q/DQ graph checked on the CPU (accuracy only).
+DEFAULT_TUNE_VARIANTS = [
+    "onnxruntime:int8",
+    "openvino:int8",
+    "pytorch:int8-pt2e",
+    "tensorrt:int8-simulated",
+]
+
 
 @cache
 def toolchain_paths() -> dict[str, str]:

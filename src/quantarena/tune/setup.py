@@ -24,15 +24,6 @@ from quantarena.tune.trials import TUNE_FILE, TuneRecord, load_record
 
 Log = Callable[[str], None]
 
-#: INT8 recipes searched by default: one per toolchain, TensorRT's graph checked on the CPU
-DEFAULT_TUNE_VARIANTS = [
-    "onnxruntime:int8",
-    "openvino:int8",
-    "pytorch:int8-pt2e",
-    "tensorrt:int8-simulated",
-]
-#: FP32 variants that can be the reference, most preferred first (as ``run`` ranks them)
-REFERENCES = ["pytorch:fp32", "onnxruntime:fp32"]
 #: settings a continued search must share with the trials it reuses
 SAME_SETUP = ("model", "weights", "input_size", "resize", "mean", "std", "seed", "threads",
               "pin_cpus", "malloc")
@@ -137,9 +128,16 @@ def _fresh_bundle(config: RunConfig, out: Path, launcher: Launcher, log: Log) ->
 
 
 def reference_variant(bundle: ModelBundle) -> str:
-    """The most preferred FP32 reference this model can run as."""
-    for variant in REFERENCES:
-        toolchain, name = parse_variant(variant)
-        if toolchain.unavailable(name, bundle) is None:
-            return variant
-    raise ConfigError(f"no FP32 reference can run here ({', '.join(REFERENCES)})")
+    """The FP32 reference, chosen as ``run`` chooses it: the recipe with the lowest declared
+    ``reference_rank`` (eager PyTorch first; ONNX Runtime for an ONNX file) that can run here."""
+    from quantarena.toolchains.registry import registered_toolchains
+
+    ranked = sorted(
+        (cls.reference_rank, f"{t.name}:{name}")
+        for t in registered_toolchains()
+        for name, cls in t.recipes.items()
+        if cls.reference_rank is not None and t.unavailable(name, bundle) is None
+    )
+    if not ranked:
+        raise ConfigError("no FP32 reference can run here")
+    return ranked[0][1]
