@@ -54,7 +54,9 @@ def test_tune_onnxruntime_searches_chooses_evaluates_once_and_continues(
     tmp_path: Path, sample_dir: Path
 ) -> None:
     out = tmp_path / "tune"
-    args = ["tune", "--variants", "onnxruntime:int8", "--max-drop", "1.0",
+    # A budget no trial can miss on 40 images (one image is 2.5 points): this test is about the
+    # search's mechanics; choosing and falling back have their own tests.
+    args = ["tune", "--variants", "onnxruntime:int8", "--max-drop", "50",
             "--calibration-images", "24", "--validation-images", "40", "--eval-images", "40",
             "--data", str(sample_dir), "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
     result = quantarena(*args, "--max-trials", "2", timeout=600)
@@ -75,8 +77,8 @@ def test_tune_onnxruntime_searches_chooses_evaluates_once_and_continues(
     assert final.evaluation is not None and final.evaluation.images == 40
     chosen = record.trial((final.variant, final.number))
     assert final.validation == chosen.validation
-    assert final.meets_budget == (chosen.validation.drop_pp <= 1.0)  # type: ignore[union-attr]
-    assert record.overall == ((final.variant, final.number) if final.meets_budget else None)
+    assert final.meets_budget and record.overall == (final.variant, final.number)
+    assert chosen.validation is not None and chosen.validation.drop_pp <= 50
 
     # No peeking: every worker before the final phase read the validation split, only the final
     # phase read the evaluation split, and the two hold different images (as recorded).
