@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quantarena.results.measurements import Block
+from quantarena.results.measurements import CONTENTION_PERCENT, Block, Contention
 
 
 class LoadgenSummary(Block):
@@ -49,6 +49,8 @@ class ScenarioRun(Block):
     #: the session call alone, per batch (p50, p90, mean): with ``preprocess_ms``, where a
     #: query's time went
     inference_ms: dict[str, float] = {}
+    #: other processes' CPU use while LoadGen ran this test
+    contention: Contention | None = None
 
 
 class ServerSearch(Block):
@@ -125,6 +127,14 @@ class Scenarios(Block):
             if not run.summary.valid:
                 why = "; ".join(run.summary.reasons[:2]) or "see its summary"
                 notes.append(f"LoadGen {run.scenario} ({run.mode}) INVALID: {why}")
+        for run in [*self.runs, *(t for s in self.server for t in s.trials)]:
+            busy = run.contention.others_cpu_percent if run.contention else 0.0
+            if busy > CONTENTION_PERCENT:
+                notes.append(
+                    f"other processes used {busy:.0f}% of the CPU during LoadGen "
+                    f"{run.summary.summary_file.rsplit('/', 2)[-2]} ({run.mode}): its figures may "
+                    "be inflated"
+                )
         for search in self.server:
             if search.stopped is not None:
                 notes.append(f"Server ({search.mode}): {search.stopped}")

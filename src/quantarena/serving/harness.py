@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from quantarena.errors import QuantarenaError, first_line
+from quantarena.measure.contention import ContentionWindow
+from quantarena.results.measurements import Contention
 from quantarena.results.scenarios import ScenarioRun
 from quantarena.serving.config import ModeName, ScenarioConfig, ScenarioName
 from quantarena.serving.qsl import SampleLibrary
@@ -47,6 +49,8 @@ class Harness:
     batch1_s: float = 0.01
     multi_s: float = 0.05
     offline_qps: float = 100.0
+    #: other processes' CPU use during the last test
+    contention: Contention | None = None
 
     def calibrate(self) -> None:
         """Time a few calls of the exact serving path at the three batch shapes."""
@@ -124,6 +128,7 @@ class Harness:
             batches={str(k): v for k, v in sorted(sut.batches.items())},
             preprocess_ms=_spread_ms(self.library.preprocess_seconds),
             inference_ms=_spread_ms(sut.inference_seconds),
+            contention=self.contention,
         )
 
     def accuracy(self) -> Path:
@@ -166,11 +171,14 @@ class Harness:
                 sut.close()
 
         loadgen = threading.Thread(target=drive, name="loadgen", daemon=True)
+        window = ContentionWindow()
+        window.start()
         loadgen.start()
         try:
             sut.serve()  # inference on this thread, as every other meter's
         finally:
             loadgen.join()
+            self.contention = window.stop()
             lg.DestroySUT(handle)
             lg.DestroyQSL(qsl)
         if failed:
