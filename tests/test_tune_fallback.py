@@ -1,7 +1,8 @@
-"""Per-layer sensitivity and mixed-precision fallback for ONNX Runtime: ``nodes_to_exclude`` keeps
-the named layers in FP32 for real (no Q/DQ on their weights) and a name not in the graph is one
-clear error; the sensitivity worker ranks layers from real one-layer-in-FP32 builds; fallback
-points double the layers kept, from the closest trial's knobs, only when nothing passes."""
+"""Per-layer sensitivity and mixed-precision fallback: ONNX Runtime's ``nodes_to_exclude`` and
+NNCF's ``ignored_scope`` keep the named layers in FP32 for real (no Q/DQ or FakeQuantize on their
+weights) and a name not in the graph is one clear error; the sensitivity worker ranks layers from
+real one-layer-in-FP32 builds; fallback points double the layers kept, from the closest trial's
+knobs, only when nothing passes."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def test_fallback_only_when_nothing_passes_and_layers_can_be_kept() -> None:
     assert base is not None and base.number == 1  # the closest trial
     assert needs_fallback("onnxruntime:int8", trials, 1.0) is None  # one passes
     assert needs_fallback("pytorch:int8-pt2e", [_trial("pytorch:int8-pt2e", 0, 3.0)], 0.5) is None
+    assert needs_fallback("openvino:int8", [_trial("openvino:int8", 0, 3.0)], 0.5) is not None
 
 
 def test_fallback_points_double_the_most_damaging_layers() -> None:
@@ -67,6 +69,43 @@ def test_excluded_nodes_stay_fp32_and_unknown_names_are_refused(
     with pytest.raises(ConfigError, match="no quantizable node named nope"):
         toolchain.build(mv2_bundle, OrtStaticInt8(nodes_to_exclude=("nope",)),
                         calibration_images, tmp_path / "b")
+
+
+def _weight_quantized(op: object) -> bool:
+    """Whether a FakeQuantize feeds the op's weights (through at most a few converts)."""
+    node = op.input_value(1).get_node()  # type: ignore[attr-defined]
+    for _ in range(4):
+        if node.get_type_name() == "FakeQuantize":
+            return True
+        if node.get_input_size() == 0:
+            return False
+        node = node.input_value(0).get_node()
+    return False
+
+
+def test_openvino_ignored_scope_keeps_onnx_named_layers_fp32(
+    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
+) -> None:
+    import openvino as ov
+
+    from quantarena.toolchains.openvino.recipes import OvInt8
+
+    layers = OvInt8.layers(mv2_bundle)
+    kept = [layers[0], layers[5], layers[-1]]
+    result, _ = build_and_load("openvino:int8", mv2_bundle, calibration_images, tmp_path / "a",
+                               options={"ignored_scope": kept, "subset_size": 8})
+    model = ov.Core().read_model(str(result.artifact))
+    weighted = [op for op in model.get_ordered_ops()
+                if op.get_type_name() in ("Convolution", "GroupConvolution", "MatMul")]
+    assert len(weighted) == 53
+    for op in weighted:
+        name = op.get_friendly_name()
+        is_kept = any(name == k or name.startswith(k + "/") for k in kept)
+        assert _weight_quantized(op) == (not is_kept), name
+    toolchain = get_toolchain("openvino")
+    with pytest.raises(ConfigError, match="no weighted layer named nope"):
+        toolchain.build(mv2_bundle, OvInt8(ignored_scope=("nope",)), calibration_images,
+                        tmp_path / "b")
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from quantarena.toolchains.base import Built
 from quantarena.toolchains.openvino.quantize import (
     advanced_parameters,
     count_fake_quantize,
+    ignored_scope,
     nncf_dataset,
     nncf_version,
     quantize_kwargs,
@@ -139,7 +140,7 @@ def build_accuracy_control(
             # NNCF names it advanced_quantization_parameters here (advanced_parameters in quantize)
             advanced_quantization_parameters=advanced_parameters(remedy),
             advanced_accuracy_restorer_parameters=_restorer_parameters(recipe, intermediate_dir),
-            **kwargs,
+            **kwargs, **ignored_scope(recipe, fp32),
         )
         save_ir(final, target)
         fully_quantized = ov.Core().read_model(str(intermediate_dir / "intermediate_model.xml"))

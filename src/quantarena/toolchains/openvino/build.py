@@ -13,6 +13,7 @@ from quantarena.toolchains.openvino.accuracy_control import build_accuracy_contr
 from quantarena.toolchains.openvino.quantize import (
     advanced_parameters,
     count_fake_quantize,
+    ignored_scope,
     nncf_dataset,
     nncf_version,
     quantize_kwargs,
@@ -54,8 +55,9 @@ def build_int8(bundle: ModelBundle, recipe: OvInt8, calibration: ImageArray, tar
 
     kwargs = quantize_kwargs(recipe, len(calibration))
     remedy = resolve_overflow_fix(recipe)
+    fp32 = read_fp32(bundle)
     quantized = nncf.quantize(
-        read_fp32(bundle), nncf_dataset(calibration.images),
+        fp32, nncf_dataset(calibration.images), **ignored_scope(recipe, fp32),
         advanced_parameters=advanced_parameters(remedy), **kwargs,
     )
     save_ir(quantized, target)

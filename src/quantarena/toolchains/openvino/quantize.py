@@ -45,6 +45,35 @@ def quantize_kwargs(recipe: OvInt8, calibration_count: int) -> dict[str, Any]:
     }
 
 
+#: OpenVINO op types whose weights NNCF quantizes: what a kept ONNX layer becomes after conversion
+WEIGHTED_OPS = ("Convolution", "GroupConvolution", "MatMul")
+
+
+def ignored_scope(recipe: OvInt8, model: Any) -> dict[str, Any]:
+    """``ignored_scope`` for NNCF from the recipe's ONNX layer names, or nothing when none is
+    kept. OpenVINO names a converted layer after its ONNX node (``/Conv`` becomes
+    ``/Conv/WithoutBiases`` when its bias is split off), so each name is matched as itself or
+    as a prefix of a weighted op's name; a name that matches none is one clear error."""
+    if not recipe.ignored_scope:
+        return {}
+    import nncf
+
+    from quantarena.errors import ConfigError
+
+    ops = [op.get_friendly_name() for op in model.get_ordered_ops()
+           if op.get_type_name() in WEIGHTED_OPS]
+    names, unknown = [], []
+    for layer in recipe.ignored_scope:
+        found = [op for op in ops if op == layer or op.startswith(layer + "/")]
+        names += found
+        if not found:
+            unknown.append(layer)
+    if unknown:
+        raise ConfigError(f"ignored_scope: the model has no weighted layer named "
+                          f"{', '.join(unknown)}")
+    return {"ignored_scope": nncf.IgnoredScope(names=names)}
+
+
 def nncf_default_overflow_fix() -> str | None:
     """The overflow fix NNCF applies when asked none, in the knob's words, or ``None`` where this
     NNCF does not say.

@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from quantarena.hardware import Resolved
+from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
 from quantarena.tune.space import Choice, Count, Knob
 
@@ -86,6 +87,17 @@ class OvInt8(Recipe):
     # The CPU is what every OpenVINO variant runs on here; "any" is NNCF's portable default.
     target_device: Literal["cpu", "any", "cpu_spr", "gpu", "npu"] = "cpu"
     overflow_fix: OverflowFixKnob = "auto"
+    # ONNX layer names kept in floating point (NNCF's ``ignored_scope``): mixed precision.
+    ignored_scope: tuple[str, ...] = ()
+
+    layer_knob: ClassVar[str | None] = "ignored_scope"
+
+    @classmethod
+    def layers(cls, bundle: ModelBundle) -> list[str]:
+        """The ONNX layers whose weights NNCF quantizes (Conv, Gemm, MatMul), by name."""
+        from quantarena.toolchains.onnxruntime.recipes import OrtStaticInt8
+
+        return OrtStaticInt8.layers(bundle)
 
 
 class OvAccuracyControlFacts(OvInt8Facts):
