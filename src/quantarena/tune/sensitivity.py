@@ -23,6 +23,9 @@ from quantarena.toolchains.base import RecipePayload
 
 #: validation images each one-layer-in-FP32 model is scored on (the first of the split)
 SENSITIVITY_IMAGES = 200
+#: calibration images each of those builds reads at most (one build per layer: 53 NNCF builds on
+#: 200 images would take longer than the whole search; the ranking, not the final model, uses it)
+SENSITIVITY_CALIBRATION = 32
 
 
 class _Block(BaseModel):
@@ -47,6 +50,7 @@ class Sensitivity(_Block):
     variant: str
     knobs: dict[str, object]
     images: int
+    calibration_images: int
     fp32_top1: float
     quantized_top1: float
     quantized_mse: float
@@ -69,6 +73,8 @@ class SensitivityJob(_Block):
     calibration: Path
     validation: Path
     images: int
+    #: calibration images each build reads at most (the first of the split)
+    calibration_images: int = SENSITIVITY_CALIBRATION
     threads: int
     workdir: Path
     #: analyse only the first N layers in graph order (None: all)

@@ -47,7 +47,7 @@ def analyse(job: SensitivityJob) -> Sensitivity:
     if knob is None or toolchain.baseline_recipe is None:
         raise ValueError(f"{job.recipe.variant} cannot keep layers in floating point")
     bundle = ModelBundle.load(job.bundle)
-    calibration = load_split(job.calibration)
+    calibration = load_split(job.calibration).subset(job.calibration_images)
     images = load_split(job.validation).subset(job.images)
     labels = np.asarray(images.labels)
     fp32 = toolchain.parse_recipe(toolchain.baseline_recipe)
@@ -69,6 +69,7 @@ def analyse(job: SensitivityJob) -> Sensitivity:
                                    mse_reduction=full_mse - mse))
     return Sensitivity(
         variant=job.recipe.variant, knobs=dict(job.recipe.knobs), images=len(labels),
+        calibration_images=len(calibration.labels),
         fp32_top1=_top1(reference, labels), quantized_top1=full_top1, quantized_mse=full_mse,
         seconds=time.perf_counter() - start, layers=rank(damages),
     )

@@ -46,7 +46,8 @@ def fallback_section(record: TuneRecord, variant: str, chart: str | None) -> str
     ranking = record.sensitivity[variant]
     lines = [
         f"### {variant}: layers kept in floating point",
-        f"Ranked on {ranking.images} validation images, other knobs as the closest trial: "
+        f"Ranked on {ranking.images} validation images (builds calibrated on "
+        f"{ranking.calibration_images} images), other knobs as the closest trial: "
         f"fully quantized top-1 {ranking.quantized_top1:.2%} vs FP32 {ranking.fp32_top1:.2%} "
         f"({ranking.seconds:.0f} s, one build per layer).",
         "| rank | layer | top-1 regained pp | output error removed |",
