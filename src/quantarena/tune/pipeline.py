@@ -215,7 +215,9 @@ def _search(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, o
 
 
 def _trial_line(trial: Trial, max_drop_pp: float) -> str:
-    head = f"  {trial.variant} #{trial.number} {trial.params}"
+    shown = {k: f"{len(v)} layer(s) in FP32" if isinstance(v, list) else v
+             for k, v in trial.params.items()}
+    head = f"  {trial.variant} #{trial.number} {shown}"
     if trial.validation is None:
         return f"{head}: {trial.status}: {trial.reason}"
     v = trial.validation
