@@ -4,6 +4,7 @@ absence or an unreachable cluster is one line, not a traceback."""
 from __future__ import annotations
 
 import importlib
+import socket
 from types import ModuleType
 from typing import Any
 
@@ -25,10 +26,24 @@ def import_ray() -> ModuleType:
         ) from None
 
 
+def _answers(address: str, timeout: float = 5.0) -> None:
+    """A ``HOST:PORT`` where nothing listens is refused at once: Ray itself retries for minutes."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return
+    host = host.removeprefix("ray://").strip("[]")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot join the Ray cluster at {address}: nothing answers there "
+                           f"({first_line(exc)})") from None
+
+
 def connect(address: str) -> Any:
     """Join the cluster at ``address`` (``ray://host:port``, ``host:port`` or ``auto``) as its
     driver; returns the ``ray`` module."""
     ray = import_ray()
+    _answers(address)
     try:
         ray.init(address=address, namespace="quantarena", logging_level="ERROR",
                  log_to_driver=False)
