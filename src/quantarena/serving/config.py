@@ -45,14 +45,18 @@ class ScenarioConfig(BaseModel):
         "stopping accepts for a p99)",
     )
     multi_stream_samples: int = Field(8, ge=1, description="MultiStream: samples per query")
-    offline_batch: int = Field(32, ge=1, description="Offline: batch size the SUT runs")
+    offline_batch: int | None = Field(
+        None, ge=1, description="Offline: batch size the SUT runs (default: the fastest of the "
+        "throughput passes' batch sizes, else 32)",
+    )
     server_queries: int = Field(
         600, ge=1, description="Server: queries per tried QPS, at least (LoadGen's early "
         "stopping needs 459 for a p99 with none over the bound)",
     )
     server_max_batch: int = Field(8, ge=1, description="Server: most samples the SUT batches")
     server_max_wait_ms: float = Field(
-        2.0, ge=0, description="Server: longest a query waits for others to batch with"
+        0.0, ge=0, description="Server: longest a query waits for others to batch with (0: "
+        "batch what is queued when the model is free)",
     )
     server_search_steps: int = Field(
         6, ge=1, le=20, description="Server: bisection steps of the max-QPS search"

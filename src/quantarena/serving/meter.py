@@ -20,6 +20,8 @@ from quantarena.serving.harness import Harness
 from quantarena.serving.qsl import CachedImages, JpegFiles, SampleLibrary
 from quantarena.serving.server_search import find_max_qps
 
+#: the Offline batch when no throughput pass was measured
+DEFAULT_OFFLINE_BATCH = 32
 #: the Server search starts this far above the Offline rate: a rate measured once is noisy, and
 #: a search capped below the true limit could never find it
 UPPER_MARGIN = 1.1
@@ -94,6 +96,7 @@ class ScenariosMeter(Meter):
             run=run.session.run, library=library, config=self.config, mode=mode,
             folder=self.folder / "loadgen" / mode, root=self.root,
             eval_batch=run.config.eval_batch,
+            offline_batch=self.config.offline_batch or _fastest_batch(run),
         )
         harness.calibrate()
         offline: ScenarioRun | None = None
@@ -112,6 +115,13 @@ class ScenariosMeter(Meter):
             _log(f"LoadGen accuracy mode ({mode}) ...")
             log = harness.accuracy()
             block.accuracy.append(agreement(log, run.predictions_path, split, mode))
+
+
+def _fastest_batch(run: MeasureRun) -> int:
+    """The batch size of the fastest throughput pass: what Offline should run at (on a small
+    CPU, batch 1 can beat batch 32)."""
+    passes = run.measured.throughput
+    return max(passes, key=lambda t: t.images_per_s).batch if passes else DEFAULT_OFFLINE_BATCH
 
 
 def _rate(offline: ScenarioRun | None) -> float | None:
