@@ -2,7 +2,7 @@
 measured quiet and with a competing load started halfway through.
 
 Takes a finished run folder (default ``runs/demo``) and measures the speed-up of every chosen
-variant over the first one four times:
+variant over the first one in two modes, each quiet, loaded, and quiet again:
 
 1. **interleaved, quiet** — the run's interleaved phase: one kept-loaded timing worker per variant,
    shuffled rounds, paired per-round ratios with 95% CIs, the run's stop rule and time cap;
@@ -13,9 +13,11 @@ variant over the first one four times:
    and CI target), one after another; the speed-up is the ratio of two p50s;
 4. **sequential, loaded** — the same, with the same load started halfway through.
 
-Prints, per variant, the four speed-ups and whether each loaded one falls inside the quiet
-interleaved run's CI. The busy loop is a separate single-threaded Python process, orphaned so
-that quantarena counts it as another process (as any neighbour would be), not as its own.
+Prints, per variant and mode, the loaded run's change from the quiet one next to the second quiet
+run's (fresh processes, no load: the run-to-run noise floor, which no in-run CI covers), and
+whether each falls inside the quiet interleaved run's CI. The busy loop is a separate
+single-threaded Python process, orphaned so that quantarena counts it as another process (as any
+neighbour would be), not as its own.
 
     .venv/bin/python benchmarks/competing_load.py --run runs/demo
 
@@ -148,13 +150,37 @@ def inside(value: float | None, ci: list[float]) -> str:
     return "inside" if ci[0] <= value <= ci[1] else "OUTSIDE"
 
 
+def table(out: dict[str, Any], variants: list[str]) -> None:
+    """Each loaded speed-up's change from the quiet run of its mode, next to the change between
+    the two quiet runs (fresh processes, no load: the run-to-run noise floor)."""
+    print(f"\nspeed-up over {variants[0]} (baseline time / variant time); change vs the quiet "
+          "run of the same mode; 'inside' = within the quiet interleaved run's 95% CI")
+    print(f"{'variant':<18} {'mode':<12} {'quiet':>22} {'loaded':>20} {'quiet again':>20}")
+    for v in variants[1:]:
+        ci = out["interleaved"]["quiet"]["speedups"][v]["ci95"]
+        for mode in ("interleaved", "sequential"):
+            q = out[mode]["quiet"]["speedups"][v]["speedup"]
+            cells = [f"{q:.2f}×" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+                                    if mode == "interleaved" and ci else "")]
+            for cond in ("loaded", "quiet again"):
+                s = out[mode][cond]["speedups"][v]["speedup"]
+                cells.append(f"{s:.2f}× {s / q - 1:+.1%} {inside(s, ci)}")
+            print(f"{v:<18} {mode:<12} {cells[0]:>22} {cells[1]:>20} {cells[2]:>20}")
+    for mode in ("interleaved", "sequential"):
+        loaded = out[mode]["loaded"]
+        print(f"{mode}: quiet {out[mode]['quiet']['seconds']:.0f} s, loaded "
+              f"{loaded['seconds']:.0f} s, load started at {loaded['load_started_s'] or 0:.0f} s"
+              + (f", {loaded['rounds']} rounds, {loaded['discarded_windows']} windows discarded"
+                 if mode == "interleaved" else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("runs/demo"), help="a finished run")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
                         help="comma-separated; the first is the speed-up baseline")
     parser.add_argument("--load-seconds", type=float, default=30.0)
-    parser.add_argument("--out", type=Path, default=None, help="JSON of all four measurements")
+    parser.add_argument("--out", type=Path, default=None, help="JSON of all six measurements")
     args = parser.parse_args()
     variants = args.variants.split(",")
     run = RunArtifacts.read(args.run, variants)
@@ -168,32 +194,12 @@ def main() -> None:
             delay = quiet["seconds"] / 2
             print(f"{mode}, quiet: {quiet['seconds']:.0f} s; loaded: a busy core from "
                   f"{delay:.0f} s for {args.load_seconds:.0f} s ...", flush=True)
-            out[mode] = {"quiet": quiet,
-                         "loaded": measure(run, Path(tmp), Load(delay, args.load_seconds))}
+            loaded = measure(run, Path(tmp), Load(delay, args.load_seconds))
             time.sleep(args.load_seconds)  # the loop has surely ended before the next pass
-
-    quiet_ci = out["interleaved"]["quiet"]["speedups"]
-    print(f"\nspeed-up over {variants[0]} (baseline time / variant time); 'inside' = within the "
-          "quiet interleaved run's 95% CI")
-    print(f"{'variant':<18} {'interleaved quiet':>26} {'interleaved loaded':>27} "
-          f"{'sequential quiet':>25} {'sequential loaded':>26}")
-    for v in variants[1:]:
-        ci = quiet_ci[v]["ci95"]
-        cells = []
-        for mode, cond in (("interleaved", "quiet"), ("interleaved", "loaded"),
-                           ("sequential", "quiet"), ("sequential", "loaded")):
-            s = out[mode][cond]["speedups"][v]["speedup"]
-            mark = "" if (mode, cond) == ("interleaved", "quiet") else f" {inside(s, ci)}"
-            shown = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if (mode, cond) == ("interleaved", "quiet") \
-                and ci else ""
-            cells.append(f"{s:.2f}× {shown}{mark}")
-        print(f"{v:<18} " + " ".join(f"{c:>26}" for c in cells))
-    for mode in ("interleaved", "sequential"):
-        loaded = out[mode]["loaded"]
-        print(f"{mode}: quiet {out[mode]['quiet']['seconds']:.0f} s, loaded "
-              f"{loaded['seconds']:.0f} s, load started at {loaded['load_started_s'] or 0:.0f} s"
-              + (f", {loaded['rounds']} rounds, {loaded['discarded_windows']} windows discarded"
-                 if mode == "interleaved" else ""))
+            print(f"{mode}, quiet again ...", flush=True)
+            out[mode] = {"quiet": quiet, "loaded": loaded,
+                         "quiet again": measure(run, Path(tmp), None)}
+    table(out, variants)
     if args.out:
         args.out.write_text(json.dumps(out, indent=2))
         print(f"wrote {args.out}")

@@ -15,6 +15,8 @@ Prints each tool's median over rounds and, from the rounds' pairs, quantarena's 
 95% CI; then the INT8-vs-FP32 speed-up as each tool measures it. Writes every round to ``--out``.
 
     .venv/bin/python benchmarks/vendor_rounds.py --run runs/demo --rounds 12
+    .venv/bin/python benchmarks/vendor_rounds.py --variants openvino:fp32,openvino:int8 \
+        --no-pass --rounds 30
 
 Run it on a quiet machine (nothing else timing): it is one measurement.
 """
@@ -193,11 +195,13 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=900.0, help="time cap of the rounds")
     parser.add_argument("--bm-seconds", type=int, default=1, help="benchmark_app -t per window")
     parser.add_argument("--no-pass", action="store_true", help="leave out the latency pass")
+    parser.add_argument("--variants", default=None,
+                        help="comma-separated variants of the run (default: every one timed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="JSON of every round")
     args = parser.parse_args()
 
-    run = RunArtifacts.read(args.run)
+    run = RunArtifacts.read(args.run, args.variants.split(",") if args.variants else None)
     config, results = run.config, run.results
     with tempfile.TemporaryDirectory(prefix="qa-vendor-") as tmp:
         sources = sources_for(run, Path(tmp), not args.no_pass, args.bm_seconds)

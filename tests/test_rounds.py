@@ -14,7 +14,7 @@ import pytest
 from quantarena.measure.machine_state import MachineRecorder, MachineSample
 from quantarena.results.interleaved import Interleaved
 from quantarena.results.measurements import Contention
-from quantarena.runner.interleave import FreshWorker, memory_fallback
+from quantarena.runner.interleave import FreshWorker, TakingTurns, memory_fallback
 from quantarena.runner.interrupt import RunInterrupted, Stop
 from quantarena.runner.rounds import UNEVEN_INTERFERENCE_POINTS, Rounds, RoundSettings
 from quantarena.runner.timing_client import TimingFailed
@@ -314,3 +314,21 @@ def test_a_fresh_worker_lives_for_one_window_only() -> None:
         fresh.after_window()
     assert len(made) == 2 and all(w.started and w.closed for w in made)
     assert fresh.worker is None
+
+
+def test_workers_of_one_variant_take_turns_window_by_window() -> None:
+    """Each round times the next process of the variant, so the rounds' spread, and the CI,
+    include how much the processes differ."""
+    machine = Machine()
+    first = FakeWorker("ref", 10.0, machine, spin_s=0.01)
+    second = FakeWorker("ref", 11.0, machine, spin_s=0.02)
+    turns = TakingTurns([first, second])  # type: ignore[list-item]
+    times = []
+    for _ in range(4):
+        turns.before_window()
+        times.append(turns.window(REQUEST).median_ms)
+        turns.after_window()
+    assert times == [10.0, 11.0, 10.0, 11.0]
+    assert turns.cpu_seconds() == pytest.approx(first.cpu + second.cpu)  # both are counted
+    turns.close()
+    assert first.closed and second.closed

@@ -166,11 +166,18 @@ def test_the_phase_pairs_two_real_variants(
     assert block.load_seconds > 0 and block.seconds > 0
     if available_mb is None:
         assert block.fallback is None and block.rounds >= 5
+        # two processes per variant (the default), taking turns: both were loaded and timed
+        assert block.workers_per_variant == 2 and "2 timing worker(s) per variant" in lines[0]
+        logs = phase.launcher.log_dir
+        for slug in ("onnxruntime_fp32", "onnxruntime_int8-dynamic"):
+            assert all((logs / f"{name}.timing.job.json").exists()
+                       for name in (slug, f"{slug}.1"))
         assert all(spent[n] < IDLE_CPU_BOUND_S for spent in block.waiting_cpu_s for n in spent)
     else:
         assert block.fallback is not None and "100 MB is available" in block.fallback
         assert "starting each worker afresh per window" in lines[0]
         assert block.rounds == 3 and "timing workers were started afresh" in block.notes()[1]
+        assert block.workers_per_variant == 1
 
 
 def test_fewer_than_two_timed_variants_make_no_rounds(

@@ -94,6 +94,11 @@ class MeasureConfig(_Strict):
         0.5, gt=0, description="each variant's batch-1 window per round lasts at least this long"
     )
     rounds_window_calls: int = Field(5, ge=1, description="... and times at least these calls")
+    rounds_workers: int = Field(
+        2, ge=1, le=8, description="timing worker processes per variant; the rounds take turns "
+        "among them, so a speed-up's CI also covers how much fresh processes of one artifact "
+        "differ",
+    )
 
     @model_validator(mode="after")
     def _caps(self) -> MeasureConfig:

@@ -48,7 +48,9 @@ class Interleaved(Block):
     was waiting (another variant was being timed); ``stop_reason`` is ``converged``, ``time_cap``,
     ``max_rounds`` or ``interrupted``; ``fallback`` says why workers were started afresh for every
     window instead of being kept loaded (memory), else None; ``worker_env`` the environment
-    variables the timing workers got on top of every worker's.
+    variables the timing workers got on top of every worker's; ``workers_per_variant`` how many
+    processes of each variant the rounds took turns among (1 in results written before it was
+    recorded).
     """
 
     reference: str | None
@@ -69,6 +71,7 @@ class Interleaved(Block):
     worker_env: dict[str, str] = {}
     failed: dict[str, str] = {}  # variants whose timing worker failed, and why
     speedups: list[PairedSpeedup] = []
+    workers_per_variant: int = 1
 
     @property
     def rounds(self) -> int:

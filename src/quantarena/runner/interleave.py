@@ -6,6 +6,7 @@ there is nothing to pair).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,37 @@ class FreshWorker:
             self.worker = None
 
 
+class TakingTurns:
+    """Several kept-loaded timing workers of one variant, one window each in turn.
+
+    Fresh processes of one artifact differ (where the allocator and the kernel place their
+    memory, which thread lands where): measured on a 2-core EPYC with
+    ``benchmarks/competing_load.py``, two quiet runs' speed-ups differed by up to ~10% while each
+    run's CI was ±1–3%. A CI from one process per variant describes those processes only; taking
+    turns among several makes the round-to-round spread, and so the CI, include that difference.
+    """
+
+    def __init__(self, workers: list[TimingWorker]) -> None:
+        self.workers = workers
+        self.turn = -1
+
+    def before_window(self) -> None:
+        self.turn = (self.turn + 1) % len(self.workers)
+
+    def window(self, request: TimeRequest) -> WindowReply:
+        return self.workers[max(self.turn, 0)].window(request)
+
+    def after_window(self) -> None:
+        """Nothing to do: every worker stays loaded for the next rounds."""
+
+    def cpu_seconds(self) -> float:
+        return sum(w.cpu_seconds() for w in self.workers)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
 @dataclass
 class Phase:
     """What the interleaved phase needs from the run."""
@@ -115,29 +147,33 @@ class Phase:
         available = self.available_mb
         if available is None:
             available = psutil.virtual_memory().available / 2**20
+        per_variant = measure.rounds_workers
         fallback = memory_fallback(
-            [r.memory.peak_rss_mb if r.memory else 0.0 for _, r in timed], available
+            [r.memory.peak_rss_mb if r.memory else 0.0 for _, r in timed] * per_variant,
+            available,
         )
+        if fallback:
+            per_variant = 1  # a fresh process per window already varies the process
         makers = {p.name: self._maker(p, r) for p, r in timed}
         sources: dict[str, WindowSource] = {}
         failed: dict[str, str] = {}
         started = time.perf_counter()
         self.log(f"interleaved rounds: {len(timed)} variants"
                  + (f"; {fallback}: starting each worker afresh per window" if fallback
-                    else "; loading one timing worker per variant ..."))
+                    else f"; loading {per_variant} timing worker(s) per variant ..."))
         try:
             for name, make in makers.items():
                 if fallback:
-                    sources[name] = FreshWorker(make)
+                    sources[name] = FreshWorker(functools.partial(make, 0))
                     continue
-                worker = make()
-                sources[name] = worker
+                workers = [make(turn) for turn in range(per_variant)]
+                sources[name] = TakingTurns(workers) if per_variant > 1 else workers[0]
                 try:
-                    worker.start()
-                    worker.wait_ready()
+                    for worker in workers:
+                        worker.start()
+                        worker.wait_ready()
                 except TimingFailed as exc:
-                    worker.close()
-                    del sources[name]
+                    sources.pop(name).close()
                     failed[name] = str(exc)
                     self.log(f"  {name}: timing worker failed to load: {exc}")
             loaded = time.perf_counter() - started
@@ -153,7 +189,7 @@ class Phase:
                     max_rounds=measure.rounds_max, seed=self.config.seed,
                 ),
                 log=self.log, stop=self.launcher.stop, fallback=fallback,
-                worker_env=dict(TIMING_ENV), failed=failed,
+                worker_env=dict(TIMING_ENV), failed=failed, workers_per_variant=per_variant,
             )
             try:
                 block = rounds.run()
@@ -172,11 +208,14 @@ class Phase:
             for source in sources.values():
                 source.close()
 
-    def _maker(self, p: PlannedVariant, row: VariantResult) -> Callable[[], TimingWorker]:
+    def _maker(self, p: PlannedVariant, row: VariantResult) -> Callable[[int], TimingWorker]:
+        """A factory of the variant's timing workers; turn ``i`` > 0 logs to ``SLUG.i.*``."""
         assert row.artifact is not None
         job = TimingJob(
             recipe=p.recipe.to_payload(p.name), artifact=self.out / row.artifact.path,
             evaluation=self.evaluation, threads=self.config.threads,
             warmup_max_seconds=self.config.measure.warmup_max_seconds,
         )
-        return lambda: TimingWorker(p.name, p.slug, job, self.launcher, TIMING_ENV)
+        return lambda turn: TimingWorker(
+            p.name, p.slug if turn == 0 else f"{p.slug}.{turn}", job, self.launcher, TIMING_ENV
+        )

@@ -121,6 +121,7 @@ class Rounds:
     fallback: str | None = None
     worker_env: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    workers_per_variant: int = 1
 
     def __post_init__(self) -> None:
         self.names = list(self.sources)
@@ -274,4 +275,5 @@ class Rounds:
             windows=self.windows, machine=self.trace, waiting_cpu_s=self.waiting,
             stop_reason=stop_reason, seconds=self._seconds, fallback=self.fallback,
             worker_env=self.worker_env, failed=self.failed, speedups=self.speedups(),
+            workers_per_variant=self.workers_per_variant,
         )
