@@ -4,8 +4,9 @@ measured quiet and with a competing load started halfway through.
 Takes a finished run folder (default ``runs/demo``) and measures the speed-up of every chosen
 variant over the first one in two modes, each quiet, loaded, and quiet again:
 
-1. **interleaved, quiet** — the run's interleaved phase: one kept-loaded timing worker per variant,
-   shuffled rounds, paired per-round ratios with 95% CIs, the run's stop rule and time cap;
+1. **interleaved, quiet** — the run's interleaved phase: kept-loaded timing workers (the run's
+   ``rounds_workers`` per variant, taking turns), shuffled rounds, paired per-round ratios with
+   95% CIs, the run's stop rule and time cap;
 2. **interleaved, loaded** — the same, with a busy loop on one core for ``--load-seconds``
    started halfway through (at half the quiet measurement's duration);
 3. **sequential, quiet** — what a run does without rounds: each variant loaded in a fresh process
@@ -36,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from quantarena.runner.interleave import TakingTurns
 from quantarena.runner.rounds import Rounds, RoundSettings, WindowSource
 from quantarena.runner.timing_client import TimingWorker
 from quantarena.runner.timing_protocol import TimeRequest
@@ -72,17 +74,19 @@ class Load:
 
 
 def interleaved(run: RunArtifacts, workdir: Path, load: Load | None) -> dict[str, Any]:
-    launcher = run.launcher(workdir)
+    launcher, measure = run.launcher(workdir), run.config.measure
+    turns = measure.rounds_workers
     sources: dict[str, WindowSource] = {
-        name: TimingWorker(name, planned.slug, job, launcher)
+        name: TakingTurns([TimingWorker(name, f"{planned.slug}.{i}", job, launcher)
+                           for i in range(turns)])
         for name, (planned, job) in run.jobs.items()
     }
-    measure = run.config.measure
     try:
         for source in sources.values():
-            assert isinstance(source, TimingWorker)
-            source.start()
-            source.wait_ready()
+            assert isinstance(source, TakingTurns)
+            for worker in source.workers:
+                worker.start()
+                worker.wait_ready()
         reference = next(iter(sources))
         rounds = Rounds(
             sources=sources, reference=reference, baselines={},
@@ -180,11 +184,15 @@ def main() -> None:
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
                         help="comma-separated; the first is the speed-up baseline")
     parser.add_argument("--load-seconds", type=float, default=30.0)
+    parser.add_argument("--rounds-workers", type=int, default=None,
+                        help="timing workers per variant (default: the run's setting)")
     parser.add_argument("--out", type=Path, default=None, help="JSON of all six measurements")
     args = parser.parse_args()
     variants = args.variants.split(",")
     run = RunArtifacts.read(args.run, variants)
     run.jobs = {v: run.jobs[v] for v in variants}  # the order given: the first is the baseline
+    if args.rounds_workers is not None:
+        run.config.measure.rounds_workers = args.rounds_workers
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
