@@ -99,7 +99,7 @@ def test_two_platform_folders_and_a_matrix(scenario: tuple[Path, dict[str, Any]]
 def test_the_surviving_node_keeps_every_row(scenario: tuple[Path, dict[str, Any]]) -> None:
     out, _ = scenario
     alpha = load_results(out / "alpha")
-    assert [v.status for v in alpha.variants] == ["ok", "ok", "ok"]
+    assert [v.status for v in alpha.variants] == ["ok", "ok", "ok", "ok"]
     for v in alpha.variants:
         assert v.predictions_file and (out / "alpha" / v.predictions_file).exists()
         assert v.latency_ms is not None and v.accuracy is not None
@@ -117,6 +117,10 @@ def test_a_lost_node_costs_only_its_unfinished_variants(
     lost = [v for v in beta.variants if at_kill.get(v.name) == "not_run"]
     assert finished and lost, at_kill
     assert all(v.status == "ok" and v.predictions_file for v in finished)
+    # the node without the package said so, as a local run does
+    missing = beta.variant("openvino:fp32")
+    assert missing is not None and missing.status == "unavailable"
+    assert missing.reason is not None and missing.reason.startswith("openvino not installed")
     for v in lost:
         assert v.status == "failed" and v.reason is not None
         assert v.reason.startswith("node beta was lost before it measured this variant")
@@ -155,3 +159,9 @@ def test_without_ray_cluster_is_one_line(tmp_path: Path) -> None:
 def test_platforms_needs_a_cluster(tmp_path: Path) -> None:
     done = quantarena("run", "--platforms", "a", "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and "add --cluster ADDRESS" in done.stderr
+
+
+def test_an_address_where_nothing_listens_is_one_line(tmp_path: Path) -> None:
+    done = quantarena("run", "--cluster", "127.0.0.1:1", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "cannot join the Ray cluster at 127.0.0.1:1: nothing answers there" in done.stderr
