@@ -93,6 +93,7 @@ def test_reports_name_the_best_and_the_significant_difference(
     html = (out / "matrix.html").read_text()
     assert "<th class=group colspan=5" in html and "class=sig" in html
     assert "<script" not in html and "http" not in html  # self-contained
+    assert "P1: <code>openvino:int8</code> (p50 0.87 ms" in html and "`" not in html
 
 
 def test_the_budget_decides_the_best_variant(tmp_path: Path) -> None:

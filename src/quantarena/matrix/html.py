@@ -3,6 +3,7 @@ column groups per platform and the highlights coloured."""
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from quantarena.matrix.model import Matrix
@@ -29,6 +30,11 @@ small{color:#666}
 .change{color:#a40;font-weight:bold}
 .status{color:#888;font-style:italic;text-align:center}
 """
+
+
+def _code(line: str) -> str:
+    """A shared text line as HTML: escaped, its `backticked` names set as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(line))
 
 
 def _matrix_table(matrix: Matrix) -> list[str]:
@@ -83,9 +89,9 @@ def render_html(matrix: Matrix) -> str:
         *(f"<li><b>{short[p.key]}</b>: {escape(p.key)} <small>(run {escape(p.run)}, started "
           f"{escape(p.started_at)})</small></li>" for p in matrix.platforms),
         "</ul><h2>Best variant per platform</h2><ul>",
-        *(f"<li class=best>{escape(line)}</li>" for line in best_lines(matrix)),
+        *(f"<li class=best>{_code(line)}</li>" for line in best_lines(matrix)),
         "</ul><h2>Where the platform changes the answer</h2><ul>",
-        *(f"<li{' class=change' if changes else ''}>{escape(line)}</li>"
+        *(f"<li{' class=change' if changes else ''}>{_code(line)}</li>"
           for changes, line in leader_lines(matrix)),
         *(f"<li class=sig>{escape(e.variant)}: top-1 differs between {short[e.a]} and "
           f"{short[e.b]} beyond noise</li>" for e in matrix.significant_differences()),
