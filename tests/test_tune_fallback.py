@@ -72,11 +72,17 @@ def test_excluded_nodes_stay_fp32_and_unknown_names_are_refused(
 
 
 def _weight_quantized(op: object) -> bool:
-    """Whether a FakeQuantize feeds the op's weights (through at most a few converts)."""
+    """Whether the op's weights are INT8 in the IR: NNCF stores a quantized weight as an i8
+    constant with its dequantization (Convert, Subtract, Multiply) in front of the op, or, not
+    compressed, behind a FakeQuantize."""
     node = op.input_value(1).get_node()  # type: ignore[attr-defined]
-    for _ in range(4):
-        if node.get_type_name() == "FakeQuantize":
+    for _ in range(6):
+        kind = node.get_type_name()
+        if kind == "FakeQuantize":
             return True
+        if kind == "Constant":
+            return str(node.get_element_type()) in ("<Type: 'int8_t'>", "<Type: 'uint8_t'>",
+                                                    "i8", "u8")
         if node.get_input_size() == 0:
             return False
         node = node.input_value(0).get_node()

@@ -17,6 +17,7 @@ PARETO_PNG = "tune-pareto.png"
 def draw_pareto(record: TuneRecord, out: Path) -> Path | None:
     """Draw the chart into ``out``; ``None`` when no trial has both a drop and a latency."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     points = {t.key: p for t in measured(record.trials) if (p := _point(t)) is not None}
     if not points:
@@ -38,6 +39,9 @@ def draw_pareto(record: TuneRecord, out: Path) -> Path | None:
     ax.axhline(record.max_drop_pp, color="#c0392b", linewidth=1,
                label=f"budget {record.max_drop_pp:g} pp")
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("batch-1 median latency, ms (log scale)")
     ax.set_ylabel("top-1 drop vs FP32 on validation, pp")
     ax.legend(fontsize=7, loc="best")
