@@ -153,7 +153,7 @@ def test_a_summary_without_a_verdict_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_bound_no_query_can_meet_skips_the_search(evaluation: Path, tmp_path: Path) -> None:
-    tight = TINY.model_copy(update={"latency_bound_ms": 0.5})
+    tight = TINY.model_copy(update={"latency_bound_ms": 0.5, "server_max_wait_ms": 2.0})
     harness = Harness(
         run=lambda batch: batch, library=CachedImages(load_split(evaluation)), config=tight,
         mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8, batch1_s=0.004,
