@@ -165,3 +165,11 @@ def test_an_address_where_nothing_listens_is_one_line(tmp_path: Path) -> None:
     done = quantarena("run", "--cluster", "127.0.0.1:1", "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "cannot join the Ray cluster at 127.0.0.1:1: nothing answers there" in done.stderr
+
+
+def test_a_ray_client_address_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Ray Client cannot iterate the streaming generator the nodes answer through."""
+    done = quantarena("run", "--cluster", "ray://127.0.0.1:10001", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "Ray Client (ray://) cannot carry the result stream" in done.stderr
+    assert not (tmp_path / "out").exists()

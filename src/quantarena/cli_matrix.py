@@ -48,8 +48,9 @@ def add_cluster_flags(run: Any) -> None:
     group = run.add_argument_group("cluster (needs the 'cluster' extra: Ray)")
     group.add_argument(
         "--cluster", default=None, metavar="ADDRESS",
-        help="run the same plan on every node of this Ray cluster (ray://HOST:PORT, HOST:PORT, "
-        "or auto): one run folder per platform under --out, and matrix.md/.html/.json",
+        help="run the same plan on every node of this Ray cluster (HOST:PORT of its head, or "
+        "auto; not ray:// Ray Client): one run folder per platform under --out, and "
+        "matrix.md/.html/.json",
     )
     group.add_argument(
         "--platforms", default=None, metavar="A,B,...",

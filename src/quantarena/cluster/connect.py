@@ -40,8 +40,16 @@ def _answers(address: str, timeout: float = 5.0) -> None:
 
 
 def connect(address: str) -> Any:
-    """Join the cluster at ``address`` (``ray://host:port``, ``host:port`` or ``auto``) as its
-    driver; returns the ``ray`` module."""
+    """Join the cluster at ``address`` (``host:port`` or ``auto``) as its driver; returns the
+    ``ray`` module. Ray Client (``ray://``) is refused: measured with Ray 2.58, iterating a
+    streaming generator through it raises "Streaming ... are not currently supported when using
+    Ray Client", and the nodes' results come back as such a stream."""
+    if address.startswith("ray://"):
+        raise ClusterError(
+            f"--cluster {address}: Ray Client (ray://) cannot carry the result stream each node "
+            "sends back per variant (Ray Client does not support streaming generators); run "
+            "quantarena on a machine of the cluster with --cluster auto or --cluster HEAD:6379"
+        )
     ray = import_ray()
     _answers(address)
     try:

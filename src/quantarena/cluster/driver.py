@@ -85,6 +85,9 @@ class _Follower(threading.Thread):
         except (OSError, QuantarenaError) as exc:  # what arrived cannot be written or read
             self.outcome.error = (f"the driver could not keep node {name}'s results "
                                   f"({type(exc).__name__}: {first_line(exc)})")
+        except Exception as exc:  # noqa: BLE001 - a follower must never die without a reason
+            self.outcome.error = (f"the driver stopped following node {name} "
+                                  f"({type(exc).__name__}: {first_line(exc)})")
 
     def _progress(self) -> None:
         path = self.outcome.folder / "results.json"
