@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quantarena.errors import ResultsError
+from quantarena.results.identity import SAME_EXPERIMENT
 from quantarena.results.io import RESULTS_FILE, load_results
 from quantarena.results.schema import Results
 
@@ -40,15 +41,7 @@ def load_run(path: Path) -> Run:
 
 
 #: what must be equal across runs: (what it is, how to read it)
-MUST_MATCH: list[tuple[str, Callable[[Results], object]]] = [
-    ("model", lambda r: r.model.name),
-    ("model source", lambda r: r.model.source),
-    ("weights", lambda r: r.model.weights),
-    ("input shape", lambda r: r.model.input_shape),
-    ("preprocessing", lambda r: r.model.preprocessing),
-    ("evaluation images", lambda r: r.dataset.eval_images),
-    ("evaluation list (SHA-256)", lambda r: r.dataset.eval_list_sha256),
-]
+MUST_MATCH = SAME_EXPERIMENT
 #: what may differ but deserves a line in the matrix
 SHOULD_MATCH: list[tuple[str, Callable[[Results], object]]] = [
     ("calibration list (SHA-256)", lambda r: r.dataset.calibration_list_sha256),

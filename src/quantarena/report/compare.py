@@ -12,6 +12,7 @@ import numpy as np
 from quantarena.errors import ResultsError
 from quantarena.report.columns import DASH, throughput_cell, top1_cell
 from quantarena.results.accuracy import PairedComparison
+from quantarena.results.identity import SAME_EXPERIMENT
 from quantarena.results.io import load_results
 from quantarena.results.schema import Results, VariantResult
 from quantarena.results.speedup import PairedSpeedup
@@ -39,13 +40,8 @@ SETUP: list[tuple[str, Callable[[Results], object]]] = [
     ("GPU", _gpus),
     ("OS", lambda r: r.environment.os),
     ("Python", lambda r: r.environment.python),
-    ("model", lambda r: r.model.name),
-    ("model source", lambda r: r.model.source),
-    ("weights", lambda r: r.model.weights),
-    ("input shape", lambda r: r.model.input_shape),
-    ("preprocessing", lambda r: r.model.preprocessing),
+    *SAME_EXPERIMENT,
     ("dataset", lambda r: r.dataset.name),
-    ("evaluation list (SHA-256)", lambda r: r.dataset.eval_list_sha256),
     ("calibration list (SHA-256)", lambda r: r.dataset.calibration_list_sha256),
 ]
 
