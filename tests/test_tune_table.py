@@ -84,6 +84,9 @@ def test_tune_md_shows_the_pareto_chart_of_every_timed_trial(tmp_path: Path) -> 
     png = tmp_path / PARETO_PNG
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert f"]({PARETO_PNG})" in (tmp_path / "tune.md").read_text()
+    page = (tmp_path / "report.html").read_text()  # the same content, one self-contained file
+    assert "<table>" in page and "Acceptance rule" in page
+    assert "data:image/png;base64," in page and f'src="{PARETO_PNG}"' not in page
     untimed = record.model_copy(update={"trials": [
         t.model_copy(update={"validation": t.validation.model_copy(  # type: ignore[union-attr]
             update={"latency_p50_ms": None})}) for t in record.trials], "pareto": [],

@@ -9,6 +9,7 @@ from typing import Any
 
 from quantarena.runner.plan import variant_slug
 from quantarena.tune.chart import PARETO_PNG, draw_pareto, draw_sensitivity
+from quantarena.tune.html import write_html
 from quantarena.tune.trials import Score, Trial, TuneRecord
 
 TUNE_MARKDOWN = "tune.md"
@@ -146,7 +147,8 @@ def render(record: TuneRecord, *, chart: bool = False,
 
 
 def write_markdown(record: TuneRecord, out: Path) -> Path:
-    """``tune.md`` and, when any trial was timed, the accuracy/latency chart it shows."""
+    """``tune.md`` and ``report.html`` (the same, one self-contained page) and, when any trial
+    was timed, the accuracy/latency chart they show."""
     chart = draw_pareto(record, out) is not None
     charts = {}
     for variant, ranking in record.sensitivity.items():
@@ -154,5 +156,7 @@ def write_markdown(record: TuneRecord, out: Path) -> Path:
         if draw_sensitivity(ranking, out / name) is not None:
             charts[variant] = name
     path = out / TUNE_MARKDOWN
-    path.write_text(render(record, chart=chart, charts=charts))
+    markdown = render(record, chart=chart, charts=charts)
+    path.write_text(markdown)
+    write_html(markdown, out)
     return path
