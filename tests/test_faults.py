@@ -220,7 +220,7 @@ def test_a_stop_during_the_interleaved_rounds_keeps_them_and_leaves_no_worker(
                "--rounds-target-ci", "0.0001", "--rounds-max", "1000"]
     proc, stdout, stderr = _start([*flags, *endless, "--out", str(out)], tmp_path)
     _wait_for(stdout, "  round 2:", proc)
-    assert len(_timing_workers(out)) == 2  # both loaded, kept between rounds
+    assert len(_timing_workers(out)) == 4  # two per variant, loaded, kept between rounds
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     assert not _timing_workers(out)
