@@ -16,7 +16,7 @@ MODE is one of:
   one full pass per request; its reply's median is the pass's p50.
 
 None of the raw loops imports quantarena to run: only the protocol messages (pydantic) and the
-cached images. Each times a window exactly as quantarena's timing worker does (same first image,
+cached images. Each window is timed by the timing worker's own ``time_window`` (same first image,
 same warm-up calls, same stopping rule), so what differs is the session around the runtime.
 """
 
@@ -42,7 +42,7 @@ from quantarena.runner.timing_protocol import (
     WindowReply,
     parse_request,
 )
-from quantarena.runner.timing_worker import protocol_channel
+from quantarena.runner.timing_worker import protocol_channel, time_window
 
 RAW_WARMUP_CALLS = 20  # untimed calls after load, before ``ready``
 IMAGES = 64
@@ -108,24 +108,6 @@ LOOPS: dict[str, Callable[[TimingJob], Run]] = {
 }
 
 
-def window(run: Run, inputs: list[np.ndarray], request: TimeRequest) -> WindowReply:
-    """One window, timed as ``quantarena.runner.timing_worker.Timer.window`` times it."""
-    for i in range(request.warmup_calls):
-        run(inputs[i % len(inputs)])
-    times: list[float] = []
-    cpu0, start = _cpu_seconds(), time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        run(inputs[len(times) % len(inputs)])
-        times.append(time.perf_counter() - t0)
-        if len(times) >= request.min_calls and time.perf_counter() - start >= request.min_seconds:
-            break
-    return WindowReply(
-        median_ms=float(np.median(times)) * 1000.0, calls=len(times),
-        seconds=time.perf_counter() - start, cpu_s=_cpu_seconds() - cpu0,
-    )
-
-
 def quantarena_pass(job: TimingJob, measure: dict[str, Any]) -> Callable[[], WindowReply]:
     """The per-variant latency pass of a measuring worker, on a session loaded once."""
     from quantarena.config import MeasureConfig
@@ -175,7 +157,7 @@ def main(argv: list[str]) -> int:
                 run(inputs[i % len(inputs)])
 
             def serve(request: TimeRequest) -> WindowReply:
-                return window(run, inputs, request)
+                return time_window(run, inputs, request)
     except Exception as exc:  # noqa: BLE001 - the driver must always get an answer
         send(Failure(reason=f"{type(exc).__name__}: {exc}"[:500]))
         return 0

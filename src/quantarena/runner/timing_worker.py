@@ -16,6 +16,7 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -69,24 +70,30 @@ class Timer:
         )
 
     def window(self, request: TimeRequest) -> WindowReply:
-        """Every window starts from the same first image, so windows differ only in time."""
-        run, inputs = self.session.run, self.inputs
-        for i in range(request.warmup_calls):
-            run(inputs[i % len(inputs)])
-        times: list[float] = []
-        cpu0 = _cpu_seconds()
-        start = time.perf_counter()
-        while True:
-            t0 = time.perf_counter()
-            run(inputs[len(times) % len(inputs)])
-            times.append(time.perf_counter() - t0)
-            elapsed = time.perf_counter() - start
-            if len(times) >= request.min_calls and elapsed >= request.min_seconds:
-                break
-        return WindowReply(
-            median_ms=float(np.median(times)) * 1000.0, calls=len(times),
-            seconds=time.perf_counter() - start, cpu_s=_cpu_seconds() - cpu0,
-        )
+        return time_window(self.session.run, self.inputs, request)
+
+
+def time_window(
+    run: Callable[[np.ndarray], object], inputs: list[np.ndarray], request: TimeRequest
+) -> WindowReply:
+    """One window: every window starts from the same first image, so windows differ only in
+    time (``benchmarks/vendor_loops.py`` times the runtimes' own loops with it too)."""
+    for i in range(request.warmup_calls):
+        run(inputs[i % len(inputs)])
+    times: list[float] = []
+    cpu0 = _cpu_seconds()
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        run(inputs[len(times) % len(inputs)])
+        times.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - start
+        if len(times) >= request.min_calls and elapsed >= request.min_seconds:
+            break
+    return WindowReply(
+        median_ms=float(np.median(times)) * 1000.0, calls=len(times),
+        seconds=time.perf_counter() - start, cpu_s=_cpu_seconds() - cpu0,
+    )
 
 
 def _failure(exc: BaseException) -> Failure:
