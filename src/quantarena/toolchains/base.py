@@ -89,6 +89,10 @@ class Recipe(BaseModel):
     #: The knob that keeps named layers in floating point (a tuple of layer names), for
     #: per-layer sensitivity and mixed-precision fallback; ``None``: layers cannot be skipped.
     layer_knob: ClassVar[str | None] = None
+    #: The toolchain's own accuracy-restoring twin of this recipe (a recipe name of the same
+    #: toolchain taking the same knobs plus ``max_drop``, ``drop_type`` and
+    #: ``validation_images``), which ``tune`` runs beside its fallback on the same splits.
+    accuracy_control: ClassVar[str | None] = None
 
     @classmethod
     def layers(cls, bundle: ModelBundle) -> list[str]:

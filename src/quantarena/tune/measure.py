@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from quantarena.config import MeasureConfig, RunConfig
@@ -77,6 +77,10 @@ class CandidateMeter:
         if is_reference:
             self.reference = runner.reference
         return row
+
+    def with_calibration(self, calibration: Path) -> CandidateMeter:
+        """The same meter building from another cached split (the reference is shared)."""
+        return replace(self, calibration=calibration)
 
     def evaluate(
         self, row: VariantResult, trial_folder: Path, folder: Path, evaluation: Path,

@@ -45,6 +45,7 @@ from quantarena.tune.setup import (
 from quantarena.tune.splits import TuneSplits, split_three
 from quantarena.tune.strategy import SearchLimits, search
 from quantarena.tune.trials import Final, Score, Trial, TrialStatus, TuneRecord, save_record
+from quantarena.tune.vendor_control import reverted_layers, run_vendor_control, twin_of
 
 Log = Callable[[str], None]
 
@@ -89,12 +90,21 @@ def run_tune(config: RunConfig, settings: TuneSettings, log: Log = print) -> Tun
                 return cache_split(images, bundle.preprocessing, config.cache_dir, name,
                                    config.threads, log=log)
 
+        def calibration_and_validation() -> Path:
+            """For a vendor's accuracy control: it calibrates on the first images, validates on
+            the rest (tune's own validation split)."""
+            with stop.interruptible():
+                return cache_split([*splits.calibration, *splits.validation],
+                                   bundle.preprocessing, config.cache_dir,
+                                   "calibration+validation", config.threads, log=log)
+
         try:
             calibration, validation = cache("calibration"), cache("validation")
             meter = CandidateMeter(config, bundle, out / "fp32" / "bundle.json", calibration,
                                    stop, log=lambda line: tqdm.write(line))
             _reference(record, meter, out, validation, log)
-            _search(record, settings, meter, out, validation, len(splits.calibration), log)
+            _search(record, settings, meter, out, validation, len(splits.calibration), log,
+                    calibration_and_validation)
             _finish(record, settings, meter, out, lambda: cache("evaluation"), log)
         except RunInterrupted as exc:
             save_record(record, out)
@@ -148,7 +158,8 @@ def _reference(record: TuneRecord, meter: CandidateMeter, out: Path, validation:
 
 
 def _search(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, out: Path,
-            validation: Path, calibration_images: int, log: Log) -> None:
+            validation: Path, calibration_images: int, log: Log,
+            calibration_and_validation: Callable[[], Path]) -> None:
     start = time.monotonic()
     total = len(settings.variants) * settings.max_trials
     done = sum(len(record.of_variant(v)) for v in settings.variants)
@@ -209,9 +220,38 @@ def _search(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, o
                     measure=lambda v, r, _n, p: measure(v, r, number_of(v)(), p),
                     record=keep,
                 )
+                stopped += _compare_with_vendor(
+                    record, variant, base, settings, meter, out, validation,
+                    calibration_and_validation, start + settings.time_budget_s,
+                )
             record.stopped[variant] = stopped
             save_record(record, out)
     log(f"searched {len(record.trials)} trial(s); evaluating the chosen candidates ...")
+
+
+def _compare_with_vendor(record: TuneRecord, variant: str, base: Trial, settings: TuneSettings,
+                         meter: CandidateMeter, out: Path, validation: Path,
+                         calibration_and_validation: Callable[[], Path], deadline: float) -> str:
+    """The toolchain's own accuracy control on the same splits and budget, beside the fallback
+    (once: a rerun reuses a measured one). Returns what to add to the variant's ``stopped``."""
+    twin = twin_of(variant)
+    earlier = record.vendor_control.get(variant)
+    if twin is None or (earlier is not None and earlier.status == "ok"):
+        return ""
+    if time.monotonic() >= deadline:
+        return f"; {twin} not compared: the time budget was spent"
+    tqdm.write(f"  {variant}: {twin} on the same splits and budget, for comparison ...")
+    trial = run_vendor_control(
+        variant, base, max_drop_pp=settings.max_drop_pp,
+        validation_images=record.splits.validation_images, meter=meter,
+        calibration_and_validation=calibration_and_validation, validation=validation, out=out,
+    )
+    record.vendor_control[variant] = trial
+    save_record(record, out)
+    tqdm.write(_trial_line(trial, settings.max_drop_pp)
+               + (f", {len(reverted_layers(trial))} layer(s) reverted to FP32"
+                  if trial.validation is not None else ""))
+    return ""
 
 
 def _trial_line(trial: Trial, max_drop_pp: float) -> str:
@@ -234,13 +274,15 @@ def _finish(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, o
     choices, overall = select.choose(chosen, settings.max_drop_pp, toolchain_of)
     record.pareto = [t.key for t in select.pareto(chosen)]
     record.overall = overall.trial.key if overall is not None else None
-    kept = {(f.variant, f.number): f for f in record.finals if f.evaluation is not None}
+    kept = {(f.variant, f.number): f for f in record.finals
+            if f.evaluation is not None and not f.comparison}
     finals = [kept.get(c.trial.key) or Final(
         variant=c.trial.variant, number=c.trial.number, role=c.role,
         meets_budget=c.meets_budget, validation=c.trial.validation,
     ) for c in choices if c.trial.validation is not None]
     record.finals = [f.model_copy(update={"role": c.role, "meets_budget": c.meets_budget})
                      for f, c in zip(finals, choices, strict=True)]
+    record.finals += comparison_finals(record, settings.max_drop_pp)
     save_record(record, out)
     if any(f.evaluation is None for f in record.finals):
         evaluation = evaluation_split()
@@ -248,7 +290,7 @@ def _finish(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, o
         for index, final in enumerate(record.finals):
             if final.evaluation is not None:
                 continue
-            trial = record.trial((final.variant, final.number))
+            trial = record.trial_of(final)
             assert trial.row is not None
             folder = out / "final" / f"{variant_slug(final.variant)}-{final.number:03d}"
             log(f"  evaluating {final.variant} #{final.number} ({final.role}) ...")
@@ -257,6 +299,24 @@ def _finish(record: TuneRecord, settings: TuneSettings, meter: CandidateMeter, o
             save_record(record, out)
     record.finished_at = _now()
     save_record(record, out)
+
+
+def comparison_finals(record: TuneRecord, max_drop_pp: float) -> list[Final]:
+    """The vendors' accuracy controls, evaluated beside the chosen candidates (an evaluation
+    measured before is kept)."""
+    earlier = {f.variant: f for f in record.finals if f.comparison and f.evaluation is not None}
+    finals = []
+    for variant, trial in record.vendor_control.items():
+        if trial.validation is None:
+            continue
+        finals.append(earlier.get(trial.variant) or Final(
+            variant=trial.variant, number=trial.number,
+            role=f"{trial.variant.split(':', 1)[1]} beside the fallback of {variant} (same "
+                 "splits and budget; compared, never chosen)",
+            meets_budget=select.accepted(trial, max_drop_pp), validation=trial.validation,
+            comparison=True,
+        ))
+    return finals
 
 
 def _reference_on_evaluation(record: TuneRecord, meter: CandidateMeter, out: Path,

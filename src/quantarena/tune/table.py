@@ -11,6 +11,7 @@ from quantarena.runner.plan import variant_slug
 from quantarena.tune.chart import PARETO_PNG, draw_pareto, draw_sensitivity
 from quantarena.tune.html import write_html
 from quantarena.tune.trials import Score, Trial, TuneRecord
+from quantarena.tune.vendor_control import reverted_layers
 
 TUNE_MARKDOWN = "tune.md"
 
@@ -60,13 +61,60 @@ def fallback_section(record: TuneRecord, variant: str, chart: str | None) -> str
         "|---|---|---|---|",
     ]
     for trial in record.of_variant(variant):
-        kept = next((v for v in trial.params.values() if isinstance(v, list)), None)
+        kept = _layers_kept(trial)
         if kept is not None:
             lines.append(f"| #{trial.number} | {len(kept)}: {', '.join(f'`{k}`' for k in kept)}"
                          f" | {_drop(trial.validation)} | {_ms(trial.validation)} |")
+    if variant in record.vendor_control:
+        lines += ["", vendor_comparison(record, variant)]
     if chart:
         lines += ["", f"![layer sensitivity of {variant}]({chart})"]
     return "\n".join(lines)
+
+
+def _layers_kept(trial: Trial) -> list[str] | None:
+    return next((v for v in trial.params.values() if isinstance(v, list)), None)
+
+
+def vendor_comparison(record: TuneRecord, variant: str) -> str:
+    """The fallback's smallest passing step (else its last) beside the toolchain's own accuracy
+    control on the same splits and budget: layers left in FP32, drops, speed, build time."""
+    vendor = record.vendor_control[variant]
+    steps = [t for t in record.of_variant(variant) if _layers_kept(t) is not None]
+    ours = next((t for t in steps if t.validation and t.validation.drop_pp
+                 <= record.max_drop_pp), steps[-1] if steps else None)
+    evaluated = {(f.variant, f.number, f.comparison): f.evaluation for f in record.finals}
+    lines = [
+        f"{vendor.variant} (the toolchain's own accuracy control) on the same calibration and "
+        f"validation splits with the same budget ({record.max_drop_pp:g} pp), beside the "
+        "fallback:",
+        "",
+        "| method | layers in FP32 | validation drop pp [95% CI] | evaluation drop pp [95% CI] "
+        "| p50 ms | build s |",
+        "|---|---|---|---|---|---|",
+    ]
+    if ours is not None:
+        kept = _layers_kept(ours) or []
+        lines.append(
+            f"| fallback #{ours.number} | {len(kept)} | {_drop(ours.validation)} | "
+            f"{_drop(evaluated.get((ours.variant, ours.number, False)))} | "
+            f"{_ms(ours.validation)} | {_build_seconds(ours)} |")
+    if vendor.validation is None:
+        lines.append(f"| {vendor.variant} | — | {vendor.status}: {vendor.reason} | — | — | — |")
+    else:
+        reverted = reverted_layers(vendor)
+        lines.append(
+            f"| {vendor.variant} | {len(reverted)}"
+            f"{': ' + ', '.join(f'`{k}`' for k in reverted) if reverted else ''} | "
+            f"{_drop(vendor.validation)} | "
+            f"{_drop(evaluated.get((vendor.variant, vendor.number, True)))} | "
+            f"{_ms(vendor.validation)} | {_build_seconds(vendor)} |")
+    return "\n".join(lines)
+
+
+def _build_seconds(trial: Trial) -> str:
+    build = trial.row.build if trial.row is not None else None
+    return f"{build.seconds:.1f}" if build is not None else "—"
 
 
 def _plain(record: TuneRecord, variant: str) -> Trial | None:
@@ -81,7 +129,7 @@ def final_table(record: TuneRecord) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for final in record.finals:
-        trial = record.trial((final.variant, final.number))
+        trial = record.trial_of(final)
         v, e = final.validation, final.evaluation
         speed = (f"{ref_ms / v.latency_p50_ms:.2f}×"
                  if ref_ms and v.latency_p50_ms else "—")

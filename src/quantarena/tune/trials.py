@@ -101,6 +101,9 @@ class Final(_Block):
     validation: Score
     evaluation: Score | None = None
     reason: str | None = None
+    #: the toolchain's own accuracy control beside a fallback (``vendor_control``): reported
+    #: for comparison, never chosen
+    comparison: bool = False
 
 
 class TuneRecord(_Block):
@@ -126,6 +129,9 @@ class TuneRecord(_Block):
     stopped: dict[str, str] = {}
     #: per variant that fell back to mixed precision: its layers ranked by damage
     sensitivity: dict[str, Sensitivity] = {}
+    #: per variant that fell back: its toolchain's own accuracy control on the same splits and
+    #: budget (NNCF's ``quantize_with_accuracy_control`` for OpenVINO), for comparison
+    vendor_control: dict[str, Trial] = {}
     pareto: list[tuple[str, int]] = []
     finals: list[Final] = []
     overall: tuple[str, int] | None = None
@@ -136,6 +142,12 @@ class TuneRecord(_Block):
 
     def trial(self, key: tuple[str, int]) -> Trial:
         return next(t for t in self.trials if t.key == key)
+
+    def trial_of(self, final: Final) -> Trial:
+        """The trial a final candidate was measured from (a comparison's lives apart)."""
+        if final.comparison:
+            return next(t for t in self.vendor_control.values() if t.variant == final.variant)
+        return self.trial((final.variant, final.number))
 
 
 def save_record(record: TuneRecord, out: Path) -> None:

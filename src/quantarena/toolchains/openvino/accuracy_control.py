@@ -89,12 +89,18 @@ def quantized_layers(model: Any) -> set[str]:
     return names
 
 
-def split_calibration(images: ImageArray, fraction: float) -> tuple[ImageArray, ImageArray]:
-    """(calibration, validation): the last ``fraction`` of the (already shuffled) calibration
-    split validates, the rest calibrates; both get at least one image."""
+def split_calibration(images: ImageArray, fraction: float,
+                      count: int | None = None) -> tuple[ImageArray, ImageArray]:
+    """(calibration, validation): the last ``count`` images, else the last ``fraction`` of the
+    (already shuffled) calibration split, validate; the rest calibrates; both get at least one
+    image."""
     if len(images) < 2:
         raise ConfigError("accuracy control needs at least 2 calibration images (one validates)")
-    validation = min(len(images) - 1, max(1, math.ceil(len(images) * fraction)))
+    if count is not None and count >= len(images):
+        raise ConfigError(f"accuracy control was asked to validate on {count} of {len(images)} "
+                          "images: at least one must be left to calibrate on")
+    wanted = count if count is not None else math.ceil(len(images) * fraction)
+    validation = min(len(images) - 1, max(1, wanted))
     cut = len(images) - validation
     calibrate = ImageArray(images.images[:cut], images.labels[:cut], images.files[:cut])
     validate = ImageArray(images.images[cut:], images.labels[cut:], images.files[cut:])
@@ -125,7 +131,8 @@ def build_accuracy_control(
     import nncf
     import openvino as ov
 
-    calibrate, validate = split_calibration(calibration, recipe.validation_fraction)
+    calibrate, validate = split_calibration(calibration, recipe.validation_fraction,
+                                             recipe.validation_images)
     kwargs = quantize_kwargs(recipe, len(calibrate))
     remedy = resolve_overflow_fix(recipe)
     used = int(kwargs["subset_size"])

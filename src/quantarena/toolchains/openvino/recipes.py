@@ -91,6 +91,8 @@ class OvInt8(Recipe):
     ignored_scope: tuple[str, ...] = ()
 
     layer_knob: ClassVar[str | None] = "ignored_scope"
+    #: the vendor's own accuracy restorer for this recipe: ``tune`` runs it beside its fallback
+    accuracy_control: ClassVar[str | None] = "int8-accuracy-control"
 
     @classmethod
     def layers(cls, bundle: ModelBundle) -> list[str]:
@@ -136,6 +138,13 @@ class OvInt8AccuracyControl(OvInt8):
     drop_type: Literal["absolute", "relative"] = "absolute"
     # Share of the calibration split kept apart for validation only (never calibrated on).
     validation_fraction: float = Field(default=0.35, gt=0.0, lt=1.0)
+    # A count instead of a share: the last N images the build is given validate, the rest
+    # calibrate (``tune`` appends its own validation split, so NNCF decides on the same images
+    # as tune's fallback). None: ``validation_fraction`` decides.
+    validation_images: int | None = Field(default=None, ge=1)
+
+    #: it is the accuracy restorer itself
+    accuracy_control: ClassVar[str | None] = None
     # None: no limit (NNCF may revert every quantized layer); each iteration validates once.
     max_num_iterations: int | None = Field(default=None, ge=1)
     tune_hyperparams: bool = False
