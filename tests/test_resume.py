@@ -208,6 +208,16 @@ def test_the_same_config_resumes_and_the_list_may_grow() -> None:
     _check(older, _config())
 
 
+def test_a_setting_added_since_counts_as_its_default_in_an_older_run() -> None:
+    older = _results(_config()).model_copy(deep=True)  # written before LoadGen scenarios existed
+    del older.config["scenarios"]
+    _check(older, _config())
+    # asking for what the older run did not do is still a difference, named as such
+    serving = RunConfig().scenarios.model_copy(update={"scenarios": ["server"]})
+    _refused(lambda: _check(older, _config(scenarios=serving)),
+             "scenarios.scenarios differs (earlier run: []; now: ['server'])")
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

@@ -52,10 +52,16 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _compare(out: Path, before: dict[str, Any], now: dict[str, Any]) -> None:
+def _compare(out: Path, before: dict[str, Any], now: dict[str, Any],
+             defaults: dict[str, Any] | None = None) -> None:
+    """The first key whose value differs refuses the resume. A key the earlier run does not
+    record (a setting added since) counts as its default in ``defaults``: a setting is added
+    with a default that does what the tool did before it existed, so a run written earlier ran
+    with it (e.g. ``scenarios``, off by default, in a run made before LoadGen was)."""
     missing = object()
+    defaults = defaults or {}
     for key in [*before, *(k for k in now if k not in before)]:
-        a, b = before.get(key, missing), now.get(key, missing)
+        a, b = before.get(key, defaults.get(key, missing)), now.get(key, missing)
         if a != b:
             raise _refuse(
                 out, key, "not set" if a is missing else a, "not set" if b is missing else b
@@ -71,7 +77,7 @@ def check_config(earlier: Results, config: RunConfig, reference: str | None, out
             {k: v for k, v in config.model_dump(mode="json").items() if k not in FREE_KEYS},
         )
     )
-    _compare(out, before, now)
+    _compare(out, before, now, _flat(RunConfig().model_dump(mode="json")))
     earlier_recipes: dict[str, Any] = earlier.config.get("recipes") or {}
     for v in earlier.variants:
         if v.name not in config.variants:
