@@ -54,6 +54,9 @@ class CandidateMeter:
     log: Log
     #: the FP32 reference's predictions on the validation split, once measured
     reference: Predictions | None = None
+    #: how candidates are timed (``None``: ``TRIAL_MEASURE``); a study, which asks only for
+    #: accuracy, passes a short timing pass (the measuring path is the same either way)
+    timing: MeasureConfig | None = None
 
     def measure(
         self, variant: str, recipe: Recipe, folder: Path, validation: Path, *,
@@ -114,4 +117,4 @@ class CandidateMeter:
         return predictions, Score.from_parts(accuracy, outcome.result.latency_ms)
 
     def _config(self) -> RunConfig:
-        return self.config.model_copy(update={"measure": TRIAL_MEASURE})
+        return self.config.model_copy(update={"measure": self.timing or TRIAL_MEASURE})

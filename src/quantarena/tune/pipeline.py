@@ -44,6 +44,7 @@ from quantarena.tune.setup import (
 )
 from quantarena.tune.splits import TuneSplits, split_three
 from quantarena.tune.strategy import SearchLimits, search
+from quantarena.tune.study import announce, run_study
 from quantarena.tune.trials import Final, Score, Trial, TrialStatus, TuneRecord, save_record
 from quantarena.tune.vendor_control import reverted_layers, run_vendor_control, twin_of
 
@@ -66,7 +67,10 @@ class TuneInterrupted(RunInterrupted):
 
 def run_tune(config: RunConfig, settings: TuneSettings, log: Log = print) -> TuneRecord:
     """Search, choose, evaluate; ``tune.json`` is saved after every trial. Rerunning with the same
-    ``--out`` continues the search and reuses every trial already measured."""
+    ``--out`` continues the search and reuses every trial already measured. With
+    ``settings.study`` the study runs instead of the search (``tune/study.py``)."""
+    if settings.study is not None:  # its grid is refused in one line before anything runs
+        log(announce(settings.study, settings.variants, config))
     settings.check()
     config = config.resolved()
     assert config.out is not None
@@ -103,6 +107,9 @@ def run_tune(config: RunConfig, settings: TuneSettings, log: Log = print) -> Tun
             meter = CandidateMeter(config, bundle, out / "fp32" / "bundle.json", calibration,
                                    stop, log=lambda line: tqdm.write(line))
             _reference(record, meter, out, validation, log)
+            if settings.study is not None:
+                return run_study(record, settings.study, settings.variants, meter, out,
+                                 validation, log)
             _search(record, settings, meter, out, validation, len(splits.calibration), log,
                     calibration_and_validation)
             _finish(record, settings, meter, out, lambda: cache("evaluation"), log)
@@ -125,6 +132,8 @@ def _start(earlier: TuneRecord | None, config: RunConfig, settings: TuneSettings
         if earlier.reference != reference:
             raise ConfigError(f"--out {out} was tuned against {earlier.reference}; "
                               f"{reference} is the reference now: pass a new --out")
+        if settings.study is not None:  # a study adds its section; a search's result stays
+            return earlier.model_copy(update={"config": config.model_dump(mode="json")})
         return earlier.model_copy(update={
             "max_drop_pp": settings.max_drop_pp, "finished_at": None,
             "config": config.model_dump(mode="json"),

@@ -20,6 +20,7 @@ from quantarena.runner.launcher import Launcher
 from quantarena.runner.resume import reusable_bundle
 from quantarena.toolchains import parse_variant
 from quantarena.tune.splits import SplitRecord
+from quantarena.tune.study_plan import StudySettings
 from quantarena.tune.trials import TUNE_FILE, TuneRecord, load_record
 
 Log = Callable[[str], None]
@@ -38,6 +39,8 @@ class TuneSettings:
     max_trials: int
     time_budget_s: float
     validation_images: int
+    #: ``--study``: measured instead of the search (``tune/study.py``)
+    study: StudySettings | None = None
 
     def check(self) -> None:
         """Every setting valid and every variant tunable, before anything runs."""

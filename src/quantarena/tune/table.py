@@ -10,6 +10,8 @@ from typing import Any
 from quantarena.runner.plan import variant_slug
 from quantarena.tune.chart import PARETO_PNG, draw_pareto, draw_sensitivity
 from quantarena.tune.html import write_html
+from quantarena.tune.study_chart import draw_study
+from quantarena.tune.study_table import study_page, study_section
 from quantarena.tune.trials import Score, Trial, TuneRecord
 from quantarena.tune.vendor_control import reverted_layers
 
@@ -173,7 +175,9 @@ def verdict(record: TuneRecord) -> str:
 
 
 def render(record: TuneRecord, *, chart: bool = False,
-           charts: dict[str, str] | None = None) -> str:
+           charts: dict[str, str] | None = None, study_chart: str | None = None) -> str:
+    if record.study is not None and not record.trials:
+        return study_page(record, study_chart)
     charts = charts or {}
     s = record.splits
     pareto = ", ".join(f"{v} #{n}" for v, n in record.pareto) or "—"
@@ -191,6 +195,7 @@ def render(record: TuneRecord, *, chart: bool = False,
         "images, disjoint, recorded by hash in tune.json.",
         f"Acceptance rule: {record.acceptance_rule}",
         *(fallback_section(record, v, charts.get(v)) for v in record.sensitivity),
+        *([study_section(record, study_chart)] if record.study is not None else []),
     ]) + "\n"
 
 
@@ -204,7 +209,9 @@ def write_markdown(record: TuneRecord, out: Path) -> Path:
         if draw_sensitivity(ranking, out / name) is not None:
             charts[variant] = name
     path = out / TUNE_MARKDOWN
-    markdown = render(record, chart=chart, charts=charts)
+    study_chart = draw_study(record, out)
+    markdown = render(record, chart=chart, charts=charts,
+                      study_chart=study_chart.name if study_chart is not None else None)
     path.write_text(markdown)
     write_html(markdown, out)
     return path

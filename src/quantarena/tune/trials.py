@@ -90,6 +90,43 @@ class Trial(_Block):
         return self.variant, self.number
 
 
+class StudyPoint(_Block):
+    """One point of a study (``tune --study calibration``): one recipe calibrated one way on
+    one count of calibration images, built and measured like a trial, on the validation split
+    only, paired with the FP32 reference on the same images."""
+
+    variant: str
+    #: the ``calibration_method`` value, or the recipe's own calibrator when it offers no choice
+    method: str
+    #: the value of the recipe's calibration-image count knob
+    images: int
+    #: the knobs set (method and count); every other knob is the recipe's default
+    params: dict[str, Any]
+    status: TrialStatus
+    reason: str | None = None
+    folder: str
+    seconds: float
+    validation: Score | None = None
+    row: VariantResult | None = None
+
+
+class StudyRecord(_Block):
+    """A study's grid as last asked for, and every point measured so far (a rerun reuses them)."""
+
+    name: Literal["calibration"] = "calibration"
+    variants: list[str]
+    counts: list[int]
+    #: ``--max-drop`` when given: the chart's budget line; nothing is chosen by it
+    budget_pp: float | None = None
+    points: list[StudyPoint] = []
+    #: variants that could not run here, and why
+    unavailable: dict[str, str] = {}
+    started_at: str
+    finished_at: str | None = None
+    #: seconds spent measuring points, summed over every invocation
+    seconds: float = 0.0
+
+
 class Final(_Block):
     """A candidate the search chose, measured once on the evaluation split."""
 
@@ -136,6 +173,8 @@ class TuneRecord(_Block):
     finals: list[Final] = []
     overall: tuple[str, int] | None = None
     notes: list[str] = []
+    #: ``tune --study``: measured instead of a search, beside it in the same folder if one ran
+    study: StudyRecord | None = None
 
     def of_variant(self, variant: str) -> list[Trial]:
         return [t for t in self.trials if t.variant == variant]
