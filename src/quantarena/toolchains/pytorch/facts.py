@@ -102,12 +102,18 @@ class TorchFxInt8Facts(TorchAoStaticFacts):
     """FX quantizes by a qconfig mapping, not a single qconfig."""
 
     qconfig_mapping: str
+    #: Conv2d/Linear modules still in floating point after convert, read back from the module
+    #: types (``fp32_modules`` asks for them; empty in results written before the knob existed)
+    layers_kept_in_fp32: list[str] = []
 
 
 class TorchPt2eInt8Facts(Pt2eFacts):
     """PT2E PTQ folds batch norm into the convolutions while preparing."""
 
     fused: str
+    #: modules whose conv/linear still takes a float weight in the converted graph, read back
+    #: from the graph (``fp32_modules`` asks for them; empty in results written before it existed)
+    layers_kept_in_fp32: list[str] = []
 
 
 class QatSeconds(BaseModel):

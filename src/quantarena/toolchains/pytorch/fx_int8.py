@@ -1,7 +1,9 @@
 """FX graph-mode static INT8: works on any symbolically traceable module, no quantizable twin.
 
 FX finds conv+bn+relu patterns and functional adds itself, so it quantizes the plain torchvision
-model the FP32 reference runs. The converted GraphModule is saved as TorchScript.
+model the FP32 reference runs. The converted GraphModule is saved as TorchScript. Modules named in
+``fp32_modules`` get no qconfig (``set_module_name(name, None)``), so FX leaves them in float and
+puts quantize/dequantize around them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from quantarena.data.cache import ImageArray
 from quantarena.errors import first_line
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
-from quantarena.toolchains.pytorch import _common
+from quantarena.toolchains.pytorch import _common, _fp32_layers
 from quantarena.toolchains.pytorch.facts import TorchFxInt8Facts
 from quantarena.toolchains.pytorch.recipes import TorchFxInt8
 
@@ -28,11 +30,16 @@ def build(
     images = _common.select_images(calibration, recipe.calibration_images)
     example = _common.example_inputs(images)
     target = workdir / "model.int8-fx.torchscript.pt"
+    module = _common.fp32_module(bundle)
+    layers = _fp32_layers.quantizable_layers(module, bundle.input_shape)
+    _fp32_layers.refuse_unknown(recipe.fp32_modules, layers, "the model")
     with _common.captured_warnings(notes):
         engine = _common.set_engine(recipe.engine)
         mapping = get_default_qconfig_mapping(recipe.engine)
+        for name in recipe.fp32_modules:
+            mapping.set_module_name(name, None)
         try:
-            prepared = prepare_fx(_common.fp32_module(bundle), mapping, example)
+            prepared = prepare_fx(module, mapping, example)
         except Exception as exc:  # noqa: BLE001 - torch.fx raises many types; all mean "untraceable"
             raise RuntimeError(
                 f"{bundle.torch_source} is not symbolically traceable by torch.fx "
@@ -56,5 +63,6 @@ def build(
         quantized_modules=_common.count_modules(converted),
         saturation_remedy=remedy,
         torch=torch.__version__,
+        layers_kept_in_fp32=_fp32_layers.fx_float_layers(converted, layers),
     )
     return Built(target, facts, calibration_images=seen, notes=notes)

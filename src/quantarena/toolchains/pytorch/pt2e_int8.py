@@ -7,7 +7,10 @@ turns them into oneDNN INT8 kernels, so the artifact is compiled when a worker l
 The model form is resolved per model (``_module_form.py``: ResNets go through torchvision's
 quantizable twin, other models that call a module twice through a metadata rewrite), and
 ``reduce_range`` is resolved for the CPU here (``auto``: 7-bit activations where u8×s8 sums
-saturate) and the facts record what was asked, what it became and why.
+saturate) and the facts record what was asked, what it became and why. Modules named in
+``fp32_modules`` are matched to the exported graph's ``nn_module_stack`` labels and given no
+quantization config (``set_module_name_qconfig(label, None)``), so their convolutions stay FP32
+under Inductor too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import Built
-from quantarena.toolchains.pytorch import _common, _module_form, _pt2e
+from quantarena.toolchains.pytorch import _common, _fp32_layers, _module_form, _pt2e
 from quantarena.toolchains.pytorch.facts import TorchPt2eInt8Facts
 from quantarena.toolchains.pytorch.recipes import TorchPt2eInt8
 
@@ -40,9 +43,12 @@ def build(
         captured, form = _module_form.exported_for_pt2e(
             bundle, recipe.module_form, example, train=False
         )
+        for label in _fp32_layers.pt2e_labels(recipe.fp32_modules, captured):
+            quantizer.set_module_name_qconfig(label, None)
         prepared = prepare_pt2e(captured, quantizer)
         seen = _common.calibrate(prepared, images, recipe.calibration_batch)
         converted = convert_pt2e(prepared)
+        kept = _fp32_layers.pt2e_float_layers(converted)
         dropped = _pt2e.save_converted(converted, example, target)
     activations, weights = _pt2e.describe_config(config)
     facts = TorchPt2eInt8Facts(
@@ -59,5 +65,6 @@ def build(
         quantized_form=form,
         torch=torch.__version__,
         torchao=torchao.__version__,
+        layers_kept_in_fp32=kept,
     )
     return Built(target, facts, calibration_images=seen, notes=notes)

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from quantarena.models.spec import ModelBundle
 from quantarena.toolchains.base import BuildFacts, Needs, Recipe
+from quantarena.toolchains.pytorch import _fp32_layers
 from quantarena.toolchains.pytorch.facts import (
     TorchCompiledFp32Facts,
     TorchDynamicInt8Facts,
@@ -137,16 +138,38 @@ class TorchEagerInt8(_StaticInt8):
         return _needs_twin(bundle, "eager mode")
 
 
-class TorchFxInt8(_StaticInt8):
+class _KeepsFp32Modules(Recipe):
+    """Mixed precision by module name, shared by the FX and PT2E flows: the named Conv2d/Linear
+    modules stay in FP32 (FX: ``QConfigMapping.set_module_name(name, None)``; PT2E: torchao's
+    ``set_module_name_qconfig(name, None)``), the rest is quantized as the recipe says. A name
+    that matches no such module is refused before anything is quantized (``_fp32_layers``)."""
+
+    layer_knob: ClassVar[str | None] = _fp32_layers.KNOB
+
+    # Added without a version bump: empty, its default, is what every earlier build did.
+    fp32_modules: tuple[str, ...] = ()
+
+    @classmethod
+    def layers(cls, bundle: ModelBundle) -> list[str]:
+        """The model's Conv2d and Linear modules by qualified name, in the order the graph runs
+        them (torchvision's quantizable twins, which PT2E may quantize instead, name them alike:
+        their state dicts match the plain model's key for key)."""
+        return _fp32_layers.bundle_layers(bundle)
+
+
+class TorchFxInt8(_KeepsFp32Modules, _StaticInt8):
     """FX graph mode: any symbolically traceable module, qconfig mapping of the engine."""
 
     summary: ClassVar[str] = "FX graph mode static INT8 (prepare_fx/convert_fx)"
     Facts: ClassVar[type[BuildFacts]] = TorchFxInt8Facts
+    search_space: ClassVar[tuple[Knob, ...]] = (
+        Count("calibration_images", low=16),
+    )
 
     engine: X86Engine = "x86"
 
 
-class TorchPt2eInt8(_StaticInt8):
+class TorchPt2eInt8(_KeepsFp32Modules, _StaticInt8):
     """torch.export + torchao's X86InductorQuantizer; Inductor lowers to oneDNN INT8 kernels."""
 
     summary: ClassVar[str] = (
