@@ -77,7 +77,11 @@ def open_tune_out(out: Path, log: Log) -> TuneRecord | None:
                           "--out")
     earlier = load_record(out)
     if earlier is not None:
-        log(f"continuing the search in {out} ({len(earlier.trials)} trial(s) kept)")
+        if earlier.study is None:
+            log(f"continuing the search in {out} ({len(earlier.trials)} trial(s) kept)")
+        else:
+            log(f"continuing in {out} ({len(earlier.trials)} trial(s) and "
+                f"{len(earlier.study.points)} study point(s) kept)")
     elif out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists() or (out / "results.json").exists():
             raise ConfigError(f"--out {out} is not empty and holds no {TUNE_FILE}: pass a new "

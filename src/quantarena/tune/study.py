@@ -11,6 +11,7 @@ missing (a failed build is kept as failed, not retried).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from quantarena.tune.study_plan import (
     StudySettings,
     estimate_seconds,
     plan_line,
+    point_seconds,
     study_counts,
     study_grid,
 )
@@ -73,7 +75,7 @@ def announce(settings: StudySettings, variants: list[str], config: RunConfig) ->
     study = earlier.study if earlier is not None else None
     done = _finished(study)
     pending = [p for p in grid if _key(p.variant, p.params) not in done]
-    return plan_line(grid, pending, estimate_seconds(pending, _mean_seconds(study)))
+    return plan_line(grid, pending, estimate_seconds(pending, _scale(study)))
 
 
 def _finished(study: StudyRecord | None) -> dict[tuple[str, str], StudyPoint]:
@@ -81,15 +83,35 @@ def _finished(study: StudyRecord | None) -> dict[tuple[str, str], StudyPoint]:
     return {_key(p.variant, p.params): p for p in points if p.status != "unavailable"}
 
 
-def _mean_seconds(study: StudyRecord | None) -> dict[str, float]:
-    """Per variant, the mean time of its points measured before."""
+def _scale(study: StudyRecord | None) -> dict[str, float]:
+    """Per variant, its measured points' seconds over what ``point_seconds`` expected of them:
+    a larger model or a slower machine shows in the estimate of what is left."""
     if study is None:
         return {}
-    times: dict[str, list[float]] = {}
-    for point in study.points:
-        if point.status == "ok":
-            times.setdefault(point.variant, []).append(point.seconds)
-    return {variant: sum(t) / len(t) for variant, t in times.items()}
+    spent: dict[str, list[float]] = {}
+    for p in study.points:
+        if p.status == "ok":
+            pair = spent.setdefault(p.variant, [0.0, 0.0])
+            pair[0] += p.seconds
+            pair[1] += point_seconds(p.variant, p.params, p.images)
+    return {variant: took / expected for variant, (took, expected) in spent.items()}
+
+
+def artifact_sha256(out: Path, point: StudyPoint) -> str | None:
+    """SHA-256 over the point's artifact files (names and bytes), so two methods that build the
+    same model byte for byte are seen to be one; ``None`` when it kept no artifact."""
+    row = point.row
+    if row is None or row.artifact is None:
+        return None
+    base = out / point.folder / Path(row.artifact.path).parent
+    digest = hashlib.sha256()
+    for name in sorted(row.artifact.files):
+        path = base / name
+        if not path.is_file():
+            return None
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def run_study(record: TuneRecord, settings: StudySettings, variants: list[str],
@@ -104,6 +126,9 @@ def run_study(record: TuneRecord, settings: StudySettings, variants: list[str],
         "unavailable": {}, "finished_at": None,
     })
     record.study = study
+    for kept in study.points:  # kept from before the hash was recorded: hashed where it lies
+        if kept.artifact_sha256 is None and kept.status == "ok":
+            kept.artifact_sha256 = artifact_sha256(out, kept)
     save_record(record, out)
     meter = replace(meter, timing=STUDY_MEASURE)
     done = _finished(study)
@@ -145,11 +170,13 @@ def _measure(point: GridPoint, meter: CandidateMeter, out: Path, validation: Pat
         "unavailable" if row.status == "unavailable" else "failed")
     reason = row.reason if row.status != "ok" else (
         None if score is not None else "measured without a comparison with the reference")
-    return StudyPoint(
+    measured = StudyPoint(
         variant=point.variant, method=point.method, images=point.images, params=point.params,
         status=status, reason=reason, folder=point.folder, seconds=time.monotonic() - began,
         validation=score, row=row,
     )
+    measured.artifact_sha256 = artifact_sha256(out, measured)
+    return measured
 
 
 def point_line(point: StudyPoint) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from quantarena.tune.study_table import delta, method_rank
+from quantarena.tune.study_table import delta, method_rank, repeats
 from quantarena.tune.trials import StudyPoint, TuneRecord
 
 CALIBRATION_PNG = "tune-calibration.png"
@@ -50,6 +50,7 @@ def draw_study(record: TuneRecord, out: Path) -> Path | None:
     for ax, (variant, points) in zip(axes, panels.items(), strict=False):
         methods = sorted(dict.fromkeys(p.method for p in points),
                          key=lambda m: method_rank(variant, m))
+        same = repeats(points, variant)
         for index, method in enumerate(methods):
             own = sorted((p for p in points if p.method == method), key=lambda p: p.images)
             shift = _NUDGE ** (index - (len(methods) - 1) / 2)
@@ -58,7 +59,8 @@ def draw_study(record: TuneRecord, out: Path) -> Path | None:
                 [p.images * shift for p in own], [v[0] for v in values],
                 yerr=[[v[0] - v[1] for v in values], [v[2] - v[0] for v in values]],
                 color=_COLORS[index % len(_COLORS)], marker=_MARKERS[index % len(_MARKERS)],
-                markersize=5, linewidth=1.4, capsize=3, elinewidth=0.9, label=method,
+                markersize=5, linewidth=1.4, capsize=3, elinewidth=0.9,
+                label=f"{method} (same build as {same[method]})" if method in same else method,
             )
         ax.axhline(0.0, color="#888888", linewidth=0.8, linestyle="--")
         if budget is not None:

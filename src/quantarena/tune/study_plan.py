@@ -40,11 +40,20 @@ DEFAULT_CALIBRATORS = {
     "pytorch:int8-qat": "QAT-trained ranges (default)",
 }
 
-#: seconds one point (build worker, then measuring worker on 300 validation images) took per
-#: toolchain for MobileNetV2 on a 2-core AMD EPYC with AVX-512 VNNI: the starting estimate,
-#: replaced by a variant's own measured points on a rerun
-SECONDS_PER_POINT = {"onnxruntime": 10.0, "openvino": 12.0, "pytorch": 28.0, "tensorrt": 15.0}
-UNKNOWN_SECONDS = 20.0
+#: (seconds, seconds per calibration image) one point took, build worker and measuring worker on
+#: 300 validation images, for MobileNetV2 on a 2-core AMD EPYC with AVX-512 VNNI, per toolchain
+#: and method (histogram calibrators cost per image): the estimate before anything is measured;
+#: on a rerun it is scaled by how the variant's measured points compared with it
+POINT_COST: dict[tuple[str, str | None], tuple[float, float]] = {
+    ("onnxruntime", "minmax"): (6.5, 0.02),
+    ("onnxruntime", "entropy"): (5.0, 0.19),
+    ("onnxruntime", "percentile"): (5.0, 0.19),
+    ("openvino", None): (11.5, 0.02),
+    ("pytorch", None): (31.0, 0.04),
+    ("tensorrt", "entropy"): (9.0, 0.10),
+    ("tensorrt", "max"): (8.5, 0.02),
+}
+UNKNOWN_COST = (20.0, 0.05)
 
 
 @dataclass(frozen=True)
@@ -149,15 +158,18 @@ def studiable_hint() -> str:
     return "the calibration study can run " + ", ".join(names)
 
 
-def estimate_seconds(grid: list[GridPoint], measured: dict[str, float]) -> float:
-    """Seconds the grid should take: per point, the variant's mean measured point time
-    (``measured``, from an earlier attempt) or the per-toolchain figure above."""
-    total = 0.0
-    for point in grid:
-        toolchain = point.variant.split(":", 1)[0]
-        total += measured.get(point.variant,
-                              SECONDS_PER_POINT.get(toolchain, UNKNOWN_SECONDS))
-    return total
+def point_seconds(variant: str, params: dict[str, Any], images: int) -> float:
+    """The expected seconds of one point, from ``POINT_COST``."""
+    method = params.get(METHOD_KNOB)
+    fixed, per_image = POINT_COST.get((variant.split(":", 1)[0], method), UNKNOWN_COST)
+    return fixed + per_image * images
+
+
+def estimate_seconds(pending: list[GridPoint], scale: dict[str, float]) -> float:
+    """Seconds the pending points should take: ``point_seconds``, times the variant's ``scale``
+    (measured over expected seconds of its points measured before; 1 without any)."""
+    return sum(point_seconds(p.variant, p.params, p.images) * scale.get(p.variant, 1.0)
+               for p in pending)
 
 
 def plan_line(grid: list[GridPoint], pending: list[GridPoint], seconds: float) -> str:

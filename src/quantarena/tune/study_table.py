@@ -41,6 +41,30 @@ def method_rank(variant: str, method: str) -> int:
     return options.index(method) if method in options else 0
 
 
+def identical_builds(points: list[StudyPoint]) -> list[tuple[str, str, str, list[int]]]:
+    """(variant, method, earlier method, counts): where a method built, byte for byte, the
+    model an earlier-declared method built from the same images. Such a method is not a second
+    recipe, whatever its name says, and the reader should know it."""
+    methods: dict[tuple[str, int, str], list[str]] = {}
+    for p in points:
+        if p.status == "ok" and p.artifact_sha256 is not None:
+            methods.setdefault((p.variant, p.images, p.artifact_sha256), []).append(p.method)
+    pairs: dict[tuple[str, str, str], list[int]] = {}
+    for (variant, images, _), same in methods.items():
+        first, *rest = sorted(set(same), key=lambda m: method_rank(variant, m))
+        for method in rest:
+            pairs.setdefault((variant, method, first), []).append(images)
+    return [(v, m, f, sorted(c)) for (v, m, f), c in pairs.items()]
+
+
+def repeats(points: list[StudyPoint], variant: str) -> dict[str, str]:
+    """Method -> the earlier method whose build it repeated at every count it was measured."""
+    counts = {m: {p.images for p in points if p.variant == variant and p.method == m}
+              for m in {p.method for p in points if p.variant == variant}}
+    return {m: f for v, m, f, same in identical_builds(points)
+            if v == variant and set(same) == counts[m]}
+
+
 def _order(point: StudyPoint, variants: list[str]) -> tuple[int, int, int]:
     rank = variants.index(point.variant) if point.variant in variants else len(variants)
     return rank, method_rank(point.variant, point.method), point.images
@@ -73,6 +97,10 @@ def study_section(record: TuneRecord, chart: str | None) -> str:
         *(f"| {p.variant} | {p.method} | {p.images} | {_delta(p)} | {_ms(p)} |"
           for p in points),
     ]
+    for v, m, f, c in identical_builds(points):
+        lines += ["", f"{v} {m} built the same model as {f}, byte for byte, at "
+                  f"{', '.join(map(str, c))} images: the same predictions, not a second "
+                  "measurement."]
     if study.unavailable:
         lines += ["", *(f"Not measured here: {v}: {reason}."
                         for v, reason in study.unavailable.items())]

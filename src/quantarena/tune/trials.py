@@ -108,6 +108,8 @@ class StudyPoint(_Block):
     seconds: float
     validation: Score | None = None
     row: VariantResult | None = None
+    #: SHA-256 of the artifact's files: equal for two methods that built the same model
+    artifact_sha256: str | None = None
 
 
 class StudyRecord(_Block):
