@@ -37,6 +37,9 @@ DEFAULT_CALIBRATORS = {
     # PerChannelMinMaxObserver on weights
     "pytorch:int8-pt2e": "torchao HistogramObserver (default)",
     "openvino:int8-accuracy-control": "NNCF mean min/max (default), then accuracy control",
+    # get_default_qconfig_mapping("x86"): HistogramObserver on activations, per-channel min/max
+    # on weights, as PT2E's
+    "pytorch:int8-fx": "torch.ao HistogramObserver (default)",
     "pytorch:int8-qat": "QAT-trained ranges (default)",
 }
 
