@@ -95,12 +95,14 @@ def vendor_comparison(record: TuneRecord, variant: str) -> str:
         "| p50 ms | build s |",
         "|---|---|---|---|---|---|",
     ]
+    ranking = record.sensitivity.get(variant)
+    ranked = f" (+ {ranking.seconds:.0f} ranking the layers)" if ranking is not None else ""
     if ours is not None:
         kept = _layers_kept(ours) or []
         lines.append(
             f"| fallback #{ours.number} | {len(kept)} | {_drop(ours.validation)} | "
             f"{_drop(evaluated.get((ours.variant, ours.number, False)))} | "
-            f"{_ms(ours.validation)} | {_build_seconds(ours)} |")
+            f"{_ms(ours.validation)} | {_build_seconds(ours)}{ranked} |")
     if vendor.validation is None:
         lines.append(f"| {vendor.variant} | — | {vendor.status}: {vendor.reason} | — | — | — |")
     else:
