@@ -74,8 +74,10 @@ def draw_study(record: TuneRecord, out: Path) -> Path | None:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, color="#e5e5e5", linewidth=0.8)
         ax.set_title(variant, fontsize=10)
-        ax.set_xlabel("calibration images (log scale)", fontsize=8)
-        ax.legend(fontsize=7, loc="lower right", title="calibration method", title_fontsize=7)
+        ax.set_xlabel("calibration images (log scale); calibration method:", fontsize=8)
+        # below the panel: inside it, the legend would hide the error bars it explains
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False,
+                  ncol=min(3, len(methods) + (budget is not None)))
     for ax in axes[: len(axes): columns]:
         ax.set_ylabel("Δ top-1 vs FP32, pp (validation)", fontsize=8)
     for ax in axes[len(panels):]:
