@@ -153,7 +153,10 @@ def run_study(record: TuneRecord, settings: StudySettings, variants: list[str],
             tqdm.write(point_line(measured))
     study.finished_at = _now()
     save_record(record, out)
-    log(f"calibration study: {len(grid) - len(pending)} point(s) kept, {len(pending)} measured")
+    skipped = sum(1 for p in pending if p.variant in study.unavailable)
+    log(f"calibration study: {len(grid) - len(pending)} point(s) kept, "
+        f"{len(pending) - skipped} measured"
+        + (f", {skipped} of unavailable variants skipped" if skipped else ""))
     return record
 
 
