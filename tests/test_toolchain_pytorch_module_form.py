@@ -12,7 +12,8 @@ import pytest
 from quantarena.data.cache import ImageArray
 from quantarena.models.prepare import prepare_bundle
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.pytorch import _common, _module_form
+from quantarena.toolchains.pytorch import _common, _fp32_layers, _module_form
+from quantarena.toolchains.pytorch.recipes import ModuleForm, TorchPt2eInt8
 from quantarena.toolchains.pytorch.runtime import TorchModuleSession
 from toolchain_checks import (
     assert_distillation_trained,
@@ -100,6 +101,21 @@ def test_auto_picks_as_defined_then_the_twin_then_the_rewrite(
     assert _module_form.reused_modules(graph) == {}
     with pytest.raises(ValueError, match="no quantizable twin of torchvision.models:resnet18"):
         _module_form.exported_for_pt2e(resnet18_factory, "quantizable-twin", example, train=False)
+
+
+@pytest.mark.parametrize("form", ["as-is", "quantizable-twin", "split-reused-modules"])
+def test_every_form_labels_the_weighted_layers_as_the_plain_model_names_them(
+    resnet18: ModelBundle, calibration_images: ImageArray, form: ModuleForm
+) -> None:
+    """``fp32_modules`` names come from the plain model (``TorchPt2eInt8.layers``); the graph the
+    quantizer sees may be the twin's or the rewritten one, and must carry the same labels on its
+    convolutions and classifier, in the same order."""
+    graph, _ = _module_form.exported_for_pt2e(
+        resnet18, form, _example(calibration_images), train=False
+    )
+    layers = TorchPt2eInt8.layers(resnet18)
+    assert len(layers) == 21 and layers[-1] == "fc"  # 20 convolutions and the classifier
+    assert _fp32_layers.graph_layers(graph) == layers
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
 """PyTorch 2 export paths on real images: PT2E INT8 runs real INT8 kernels under Inductor, its
 ``reduce_range`` resolves for the CPU that builds (7-bit activations only where u8×s8 sums
-saturate), its exact twin runs the same graph without Inductor, the compiled FP32 baseline matches
-eager FP32, QAT really trains (loss down, weights moved).
+saturate), its exact twin runs the same graph without Inductor, ``fp32_modules`` keeps the named
+modules in FP32 in the saved program and under Inductor (and refuses a name no weighted node
+carries), the compiled FP32 baseline matches eager FP32, QAT really trains (loss down, weights
+moved).
 
 PT2E builds take tens of seconds on two cores: one build on this CPU serves every check of it,
 and one on a fake saturating CPU is only built, not loaded.
@@ -17,9 +19,11 @@ import pytest
 
 from quantarena import hardware
 from quantarena.data.cache import ImageArray
+from quantarena.errors import ConfigError
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildOutcome, Session, parse_variant
+from quantarena.toolchains.pytorch.recipes import TorchPt2eInt8
 from quantarena.toolchains.pytorch.runtime import TorchModuleSession
 from toolchain_checks import (
     assert_distillation_trained,
@@ -114,6 +118,84 @@ def test_pt2e_int8_compiles_to_int8_kernels_and_agrees(
     assert mv2_bundle.torch_state_path is not None
     ratio = result.artifact.stat().st_size / mv2_bundle.torch_state_path.stat().st_size
     assert 0.2 < ratio < 0.4, ratio
+    assert _agreement(session, mv2_bundle, evaluation_images) > 0.7
+
+
+#: Kept in FP32 by ``fp32_modules`` below: the stem convolution, a depthwise one, the classifier.
+KEPT = ["features.0.0", "features.5.conv.1.0", "classifier.1"]
+
+
+def test_pt2e_layers_are_the_labels_of_the_exported_graph(
+    mv2_bundle: ModelBundle, calibration_images: ImageArray
+) -> None:
+    from quantarena.toolchains.pytorch import _common, _fp32_layers, _module_form
+
+    graph, form = _module_form.exported_for_pt2e(
+        mv2_bundle, "auto", _common.example_inputs(calibration_images), train=False
+    )
+    layers = TorchPt2eInt8.layers(mv2_bundle)
+    assert form.value == "as-is" and len(layers) == 53 and layers[-1] == "classifier.1"
+    assert _fp32_layers.graph_layers(graph) == layers
+
+
+def test_pt2e_refuses_a_module_name_that_labels_no_weighted_node(
+    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
+) -> None:
+    toolchain, _ = parse_variant("pytorch:int8-pt2e")
+    with pytest.raises(ConfigError) as raised:
+        toolchain.build(mv2_bundle, TorchPt2eInt8(fp32_modules=("features.0.0", "features.0.1")),
+                        calibration_images, tmp_path)
+    message = str(raised.value)
+    assert "\n" not in message
+    # features.0.1 is the stem's batch norm: folded into the convolution, never quantized itself
+    assert message.startswith("fp32_modules: the exported graph has no Conv2d/Linear module "
+                              "named features.0.1 (its 53 are named")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def pt2e_kept(
+    mv2_bundle: ModelBundle,
+    calibration_images: ImageArray,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[BuildOutcome, Session]:
+    return build_and_load(
+        "pytorch:int8-pt2e", mv2_bundle, calibration_images, tmp_path_factory.mktemp("kept"),
+        options={"fp32_modules": KEPT, "calibration_images": 8},
+    )
+
+
+def _weights_dequantized(artifact: Path) -> dict[str, bool]:
+    """Module label of every conv/linear node of the saved program -> whether its weight comes
+    through a dequantize op (an int8 weight) rather than straight from a float tensor."""
+    import torch
+
+    graph = torch.export.load(str(artifact)).module().graph
+    ops = (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
+    found = {}
+    for node in graph.nodes:
+        if node.op == "call_function" and node.target in ops:
+            label = list(node.meta["nn_module_stack"].values())[-1][0]
+            weight = node.args[1]
+            found[label] = weight.op == "call_function" and "dequantize" in str(weight.target)
+    return found
+
+
+@pytest.mark.slow
+def test_pt2e_fp32_modules_stay_float_in_the_program_and_under_inductor(
+    pt2e_kept: tuple[BuildOutcome, Session],
+    mv2_bundle: ModelBundle,
+    evaluation_images: ImageArray,
+) -> None:
+    result, session = pt2e_kept
+    assert result.facts["layers_kept_in_fp32"] == KEPT
+    dequantized = _weights_dequantized(result.artifact)
+    assert list(dequantized) == TorchPt2eInt8.layers(mv2_bundle)
+    assert [layer for layer, int8 in dequantized.items() if not int8] == KEPT
+    # Inductor packs INT8 weights only for the quantized ones: 52 convolutions less the 2 kept,
+    # and the classifier stays an FP32 linear.
+    kernels = session.info()["int8_kernels"]
+    assert kernels == {"qconv_weight_prepack": 50, "qlinear_weight_prepack": 0}, kernels
     assert _agreement(session, mv2_bundle, evaluation_images) > 0.7
 
 

@@ -1,8 +1,9 @@
 """Per-layer sensitivity and mixed-precision fallback: ONNX Runtime's ``nodes_to_exclude`` and
 NNCF's ``ignored_scope`` keep the named layers in FP32 for real (no Q/DQ or FakeQuantize on their
-weights) and a name not in the graph is one clear error; the sensitivity worker ranks layers from
-real one-layer-in-FP32 builds; fallback points double the layers kept, from the closest trial's
-knobs, only when nothing passes."""
+weights) and a name not in the graph is one clear error (PyTorch's ``fp32_modules``: see the FX and
+PT2E toolchain tests); the sensitivity worker ranks layers from real one-layer-in-FP32 builds, of
+ONNX Runtime and of both PyTorch flows; fallback points double the layers kept, from the closest
+trial's knobs, only when nothing passes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from quantarena.data.cache import ImageArray, cache_split
 from quantarena.data.dataset import discover
 from quantarena.errors import ConfigError
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains import get_toolchain
+from quantarena.toolchains import get_toolchain, parse_variant
 from quantarena.toolchains.onnxruntime.recipes import OrtStaticInt8
 from quantarena.tune.fallback import fallback_points, needs_fallback
 from quantarena.tune.sensitivity import SensitivityJob, measure_sensitivity
@@ -37,8 +38,9 @@ def test_fallback_only_when_nothing_passes_and_layers_can_be_kept() -> None:
     base = needs_fallback("onnxruntime:int8", trials, 0.5)
     assert base is not None and base.number == 1  # the closest trial
     assert needs_fallback("onnxruntime:int8", trials, 1.0) is None  # one passes
-    assert needs_fallback("pytorch:int8-pt2e", [_trial("pytorch:int8-pt2e", 0, 3.0)], 0.5) is None
-    assert needs_fallback("openvino:int8", [_trial("openvino:int8", 0, 3.0)], 0.5) is not None
+    assert needs_fallback("pytorch:int8-qat", [_trial("pytorch:int8-qat", 0, 3.0)], 0.5) is None
+    for variant in ("openvino:int8", "pytorch:int8-fx", "pytorch:int8-pt2e"):
+        assert needs_fallback(variant, [_trial(variant, 0, 3.0)], 0.5) is not None
 
 
 def test_fallback_points_double_the_most_damaging_layers() -> None:
@@ -139,3 +141,36 @@ def test_sensitivity_worker_ranks_layers_from_real_builds(
     # leaving a layer in FP32 changes the output: the error is measured, not copied
     assert len({round(d.mse, 9) for d in ranking.layers} | {round(ranking.quantized_mse, 9)}) > 1
     assert not (tmp_path / "work" / "layer").exists()  # per-layer artifacts are not kept
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["pytorch:int8-fx", "pytorch:int8-pt2e"])
+def test_sensitivity_worker_ranks_pytorch_modules(
+    variant: str, mv2_bundle: ModelBundle, sample_dir: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """Both PyTorch flows rank their modules by name from real builds, each scored with the
+    session trials are measured with (PT2E: compiled by Inductor at load)."""
+    _, samples = discover(sample_dir)
+    splits = split_three(samples, 16, 50, 10, seed=0)
+    spec = mv2_bundle.preprocessing
+    bundle_file = tmp_path / "bundle.json"
+    mv2_bundle.save(bundle_file)
+    toolchain, name = parse_variant(variant)
+    recipe = toolchain.parse_recipe(name, {"calibration_images": 16})
+    layers = type(recipe).layers(mv2_bundle)
+    job = SensitivityJob(
+        recipe=recipe.to_payload(variant), bundle=bundle_file,
+        calibration=cache_split(splits.calibration, spec, cache_dir, "calibration"),
+        validation=cache_split(splits.validation, spec, cache_dir, "validation"),
+        images=50, threads=2, workdir=tmp_path / "work", max_layers=2,
+    )
+    ranking = measure_sensitivity(job, RunConfig(), tmp_path / "logs")
+    assert ranking.images == 50 and ranking.calibration_images == 16
+    assert {d.layer for d in ranking.layers} == {"features.0.0", "features.1.conv.0.0"}
+    assert layers[:2] == ["features.0.0", "features.1.conv.0.0"]
+    keys = [(-d.top1_gain_pp, -d.mse_reduction) for d in ranking.layers]
+    assert keys == sorted(keys)
+    assert ranking.quantized_mse > 0 and all(d.mse > 0 for d in ranking.layers)
+    # each one-layer-in-FP32 model really differs from the fully quantized one
+    assert all(d.mse != ranking.quantized_mse for d in ranking.layers)
+    assert not (tmp_path / "work" / "layer").exists()

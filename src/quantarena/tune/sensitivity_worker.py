@@ -3,7 +3,10 @@
 
 Builds the FP32 model and the fully quantized one of the toolchain, then one model per layer with
 that layer added to the recipe's layer knob (left in floating point), each with the toolchain's
-own ``build``/``load``, and scores each on the first validation images. Imports one toolchain.
+own ``build``/``load``, and scores each on the first validation images with the session a trial
+is measured with (for PT2E: Inductor's oneDNN kernels, not the graph run without a compiler,
+whose logits differ from the kernels' almost as much as the kernels' differ from FP32).
+Imports one toolchain.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ from quantarena.models.spec import ModelBundle
 from quantarena.toolchains import Recipe, Toolchain, recipe_from_payload
 from quantarena.tune.sensitivity import LayerDamage, Sensitivity, SensitivityJob, rank
 
-BATCH = 25
+#: Every build is scored at batch 1, the batch every session is loaded for: PT2E's Inductor
+#: session is compiled for that size at load and would compile again for any other (measured on
+#: MobileNetV2, 2 cores: 4 s more per layer at batch 25, against under a second to run 200 images
+#: at batch 1), and the other runtimes lose well under a second per layer to batch 1.
+BATCH = 1
 
 
 def _logits(toolchain: Toolchain, bundle: ModelBundle, recipe: Recipe, calibration: ImageArray,

@@ -162,8 +162,11 @@ class TorchFxInt8(_KeepsFp32Modules, _StaticInt8):
 
     summary: ClassVar[str] = "FX graph mode static INT8 (prepare_fx/convert_fx)"
     Facts: ClassVar[type[BuildFacts]] = TorchFxInt8Facts
+    # The engine picks the qconfig as well as the kernels: x86 and fbgemm observe activations
+    # with 7 bits (the saturation remedy for CPUs without VNNI), onednn with all 8.
     search_space: ClassVar[tuple[Knob, ...]] = (
         Count("calibration_images", low=16),
+        Choice("engine", ("x86", "onednn", "fbgemm")),
     )
 
     engine: X86Engine = "x86"
