@@ -24,7 +24,7 @@ from quantarena.results.accuracy import PairedComparison
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildOutcome, Session, get_toolchain
 from quantarena.toolchains.onnxruntime import OrtFp32, OrtSession, OrtStaticInt8
-from quantarena.toolchains.onnxruntime.build import even_batch, resolve_reduce_range
+from quantarena.toolchains.onnxruntime.build import ENTROPY_NOTE, even_batch, resolve_reduce_range
 from quantarena.toolchains.onnxruntime.runtime import DISABLE_QUANT_QDQ, EXACT_ARITHMETIC
 from toolchain_checks import (
     build_and_load,
@@ -210,6 +210,22 @@ def test_histogram_calibration_with_an_uneven_last_batch_builds(
     assert result.facts["calibration_images_used"] == 23
     assert any("calibration batch 16 -> 1" in note for note in result.notes)
     assert even_batch(200, 16) == 10 and even_batch(48, 16) == 16 and even_batch(8, 16) == 8
+
+
+def test_entropy_calibration_is_flagged_because_it_builds_the_minmax_model(
+    mv2_bundle: ModelBundle, calibration_images: ImageArray, tmp_path: Path
+) -> None:
+    """The note on an entropy build is a fact: with the bin counts quantize_static leaves it,
+    ONNX Runtime's entropy calibrator writes the very graph minmax writes (if a release passes
+    the bins through, this fails and the note must go)."""
+    options = {"calibration_images": 8, "calibration_batch": 8}
+    entropy, _ = build_and_load("onnxruntime:int8", mv2_bundle, calibration_images,
+                                tmp_path / "entropy",
+                                options={**options, "calibration_method": "entropy"})
+    minmax, _ = build_and_load("onnxruntime:int8", mv2_bundle, calibration_images,
+                               tmp_path / "minmax", options={**options})
+    assert ENTROPY_NOTE in entropy.notes and ENTROPY_NOTE not in minmax.notes
+    assert entropy.artifact.read_bytes() == minmax.artifact.read_bytes()
 
 
 def test_dynamic_int8_builds_and_runs(
