@@ -4,6 +4,8 @@ Server search, LoadGen's accuracy mode against the accuracy pass, and what a fai
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,12 @@ import pytest
 from conftest import EVALUATION_COUNT
 from quantarena.data.cache import load_split
 from quantarena.measure.accuracy import Predictions
-from quantarena.results.scenarios import Scenarios
+from quantarena.results.scenarios import LoadgenSummary, Scenarios
 from quantarena.serving.accuracy import agreement
 from quantarena.serving.harness import Harness, ScenarioError
 from quantarena.serving.meter import jpeg_paths
 from quantarena.serving.qsl import CachedImages, JpegFiles
-from quantarena.serving.server_search import find_max_qps
+from quantarena.serving.server_search import find_max_qps, queries_needed
 from quantarena.serving.summary import SummaryError, parse_summary
 from serving_fixtures import TINY, evaluation, served, session
 
@@ -53,14 +55,21 @@ def test_server_search_bisects_below_the_offline_rate(served: tuple[Scenarios, P
     scenarios, _, _ = served
     for mode in ("compute", "end-to-end"):
         search = scenarios.search(mode)
-        assert search is not None and len(search.trials) == TINY.server_search_steps
+        assert search is not None
+        # one rate per step; a rate run again with more queries only after early stopping asked
+        rates = list(dict.fromkeys(t.summary.target_qps for t in search.trials))
+        assert len(rates) == TINY.server_search_steps
+        for earlier, later in itertools.pairwise(search.trials):
+            if later.summary.target_qps == earlier.summary.target_qps:
+                assert queries_needed(earlier.summary) is not None
         offline = scenarios.run("offline", mode)
         assert offline is not None and offline.summary.samples_per_s is not None
         assert search.upper_qps == pytest.approx(1.1 * offline.summary.samples_per_s)
-        first, second = (t.summary.target_qps for t in search.trials)
+        first, second = rates
         assert first == pytest.approx(search.upper_qps / 2, abs=0.01)
         # the second step moved up after a VALID run, down after an INVALID one
-        assert (second > first) == search.trials[0].summary.valid  # type: ignore[operator]
+        first_verdict = [t for t in search.trials if t.summary.target_qps == first][-1]
+        assert (second > first) == first_verdict.summary.valid  # type: ignore[operator]
         best = search.best()
         assert search.max_qps == (best.summary.target_qps if best else None)
         assert all(t.summary.scenario == "Server" and t.max_batch == 8 for t in search.trials)
@@ -150,6 +159,53 @@ def test_a_summary_without_a_verdict_is_refused(tmp_path: Path) -> None:
         parse_summary(accuracy_only)
     with pytest.raises(SummaryError, match="no readable summary"):
         parse_summary(tmp_path / "missing.txt")
+
+
+def test_early_stopping_alone_failing_a_run_asks_for_the_queries_loadgen_names() -> None:
+    def summary(valid: bool, measured_ok: bool, *reasons: str) -> LoadgenSummary:
+        return LoadgenSummary(
+            scenario="Server", mode="PerformanceOnly", valid=valid,
+            checks={"Performance constraints satisfied": measured_ok,
+                    "Early stopping satisfied": valid},
+            reasons=list(reasons),
+        )
+
+    # LoadGen's words, from a Server run whose one 15.1 ms query failed early stopping
+    short = summary(False, True, "Early stopping satisfied: NO", "Run unsuccessful.",
+                    "Processed 600 queries.", "Would need to run at least 62 more queries, "
+                    "with the run being successful if every additional query were under latency.")
+    assert queries_needed(short) == 600 + 69
+    # latencies over the bound: more queries cannot help; a VALID run needs none
+    assert queries_needed(summary(False, False, "Processed 600 queries.",
+                                  "Would need to run at least 853 more queries")) is None
+    assert queries_needed(summary(True, True, "Run successful.")) is None
+
+
+def test_a_run_short_of_queries_is_run_again_with_them(evaluation: Path, tmp_path: Path) -> None:
+    """One stall over the bound in a short Server run: its p99 still meets the bound but LoadGen's
+    early stopping cannot accept it; the search runs the rate again with the queries LoadGen
+    names, and that run (no stall) is VALID."""
+    calls = itertools.count()
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        if next(calls) == 5:
+            time.sleep(0.0215)  # the only query over the 20 ms bound
+        return np.zeros((len(batch), 10), dtype=np.float32)
+
+    config = TINY.model_copy(update={"latency_bound_ms": 20.0, "server_queries": 300,
+                                     "server_search_steps": 1, "min_duration_s": 0.1})
+    harness = Harness(run=run, library=CachedImages(load_split(evaluation)), config=config,
+                      mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
+                      batch1_s=0.001)
+    search = find_max_qps(harness, upper_qps=200.0)  # one step: 100 QPS
+    first, again = search.trials
+    assert first.summary.target_qps == again.summary.target_qps == 100.0
+    assert not first.summary.valid and first.summary.checks["Performance constraints satisfied"]
+    needed = queries_needed(first.summary)
+    assert needed is not None and needed > 300
+    assert again.summary.valid and search.max_qps == 100.0
+    # the longer run served at least the queries asked for
+    assert sum(int(size) * calls for size, calls in again.batches.items()) >= needed
 
 
 def test_a_bound_no_query_can_meet_skips_the_search(evaluation: Path, tmp_path: Path) -> None:

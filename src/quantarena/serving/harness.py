@@ -93,7 +93,10 @@ class Harness:
             return self.offline_batch, 0.0, True
         return 1, 0.0, False
 
-    def settings(self, scenario: ScenarioName, *, accuracy: bool, target_qps: float | None) -> Any:
+    def settings(self, scenario: ScenarioName, *, accuracy: bool, target_qps: float | None,
+                 queries: int | None = None) -> Any:
+        """LoadGen's ``TestSettings``; ``queries`` raises the run's minimum query count (the
+        Server search extends a run LoadGen's early stopping asked more queries of)."""
         import mlperf_loadgen as lg
 
         c = self.config
@@ -111,6 +114,8 @@ class Harness:
                 "offline": 1,
                 "server": c.server_queries,
             }[scenario]
+            if queries is not None:
+                ts.min_query_count = max(ts.min_query_count, queries)
         samples = ts.performance_sample_count_override or c.performance_samples
         ts.performance_sample_count_override = min(samples, self.library.count)
         # Under-estimates: LoadGen then pre-generates more queries than the minimum duration needs
@@ -125,10 +130,12 @@ class Harness:
         return ts
 
     def test(
-        self, scenario: ScenarioName, *, target_qps: float | None = None, label: str | None = None
+        self, scenario: ScenarioName, *, target_qps: float | None = None, label: str | None = None,
+        queries: int | None = None,
     ) -> ScenarioRun:
         """One performance test; its logs go to ``folder/<label or scenario>``."""
-        out, sut = self._start(scenario, accuracy=False, target_qps=target_qps, label=label)
+        out, sut = self._start(scenario, accuracy=False, target_qps=target_qps, label=label,
+                               queries=queries)
         return ScenarioRun(
             scenario=scenario,
             mode=self.mode,
@@ -144,12 +151,13 @@ class Harness:
     def accuracy(self) -> Path:
         """LoadGen's accuracy mode (Offline, every image once, batches of the accuracy pass's
         size); returns its accuracy log."""
-        out, _ = self._start("offline", accuracy=True, target_qps=None, label="accuracy")
+        out, _ = self._start("offline", accuracy=True, target_qps=None, label="accuracy",
+                             queries=None)
         return out / "mlperf_log_accuracy.json"
 
     def _start(
         self, scenario: ScenarioName, *, accuracy: bool, target_qps: float | None,
-        label: str | None,
+        label: str | None, queries: int | None,
     ) -> tuple[Path, BatchingSut]:
         import mlperf_loadgen as lg
 
@@ -160,7 +168,8 @@ class Harness:
         log.log_output.outdir = str(out)
         log.log_output.copy_summary_to_stdout = False
         log.enable_trace = False
-        settings = self.settings(scenario, accuracy=accuracy, target_qps=target_qps)
+        settings = self.settings(scenario, accuracy=accuracy, target_qps=target_qps,
+                                 queries=queries)
         sut = BatchingSut(
             self.run, self.library, max_batch=max_batch, max_wait_s=max_wait_s, pad=pad
         )

@@ -5,6 +5,12 @@ Bisection between 0 and (a little above) the Offline rate of the same mode: no a
 served faster than the SUT's best batched throughput. Each step is one full LoadGen Server run,
 kept with its summary; after ``steps`` runs the answer is known to within ``upper / 2**steps``.
 
+A run whose measured latencies met the bound but whose early-stopping check failed is LoadGen
+saying it saw too few queries to be sure (at a p99 bound, a few hundred queries tolerate no query
+over it, so one stall decides). LoadGen's summary names how many more it needs; the search runs
+that rate once more with that many more queries (plus a tenth), if the run still fits the time
+cap, and keeps both runs. Only the verdict of the longer run counts.
+
 Two limits keep the search honest and finite. A query served alone already takes its SingleStream
 p99 plus the batcher's longest wait; when that exceeds the bound no rate can be VALID, and the
 search says so instead of running. And a run lasts at least ``server_queries / QPS`` seconds, so
@@ -13,14 +19,34 @@ rates whose run would last over ``TRIAL_CAP_S`` are not tried: the answer is the
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 
-from quantarena.results.scenarios import ScenarioRun, ServerSearch
+from quantarena.results.scenarios import LoadgenSummary, ScenarioRun, ServerSearch
 from quantarena.serving.harness import Harness
 
 Log = Callable[[str], None]
 #: longest a single Server run of the search may last (its query count at its rate)
 TRIAL_CAP_S = 60.0
+
+
+_PROCESSED = re.compile(r"Processed (\d+) queries")
+_MORE = re.compile(r"Would need to run at least (\d+) more queries")
+#: the checks whose failure more queries cannot cure (the rest: min duration, early stopping)
+_MEASURED = "Performance constraints satisfied"
+
+
+def queries_needed(summary: LoadgenSummary) -> int | None:
+    """The query count LoadGen's early stopping asks for when it alone failed the run (the
+    latencies measured met the bound), with a tenth more as margin; else ``None``."""
+    if summary.valid or not summary.checks.get(_MEASURED, False):
+        return None
+    text = " ".join(summary.reasons)
+    processed, more = _PROCESSED.search(text), _MORE.search(text)
+    if processed is None or more is None:
+        return None
+    return int(processed.group(1)) + math.ceil(int(more.group(1)) * 1.1)
 
 
 def alone_ms(harness: Harness, single: ScenarioRun | None) -> float:
@@ -60,10 +86,13 @@ def find_max_qps(
             break
         trial = harness.test("server", target_qps=qps, label=f"server-{qps:g}qps")
         search.trials.append(trial)
-        verdict = "VALID" if trial.summary.valid else "INVALID"
-        if log is not None:
-            p99 = trial.summary.latency_ms.get("99", float("nan"))
-            log(f"server ({harness.mode}) step {step}: {qps:g} QPS, p99 {p99:.2f} ms: {verdict}")
+        _say(log, harness, step, qps, trial, "")
+        more = queries_needed(trial.summary)
+        if more is not None and more / qps <= TRIAL_CAP_S:
+            trial = harness.test("server", target_qps=qps, label=f"server-{qps:g}qps-{more}q",
+                                 queries=more)
+            search.trials.append(trial)
+            _say(log, harness, step, qps, trial, f" with {more} queries (early stopping)")
         if trial.summary.valid:
             low = qps
         else:
@@ -71,3 +100,12 @@ def find_max_qps(
     best = search.best()
     search.max_qps = best.summary.target_qps if best is not None else None
     return search
+
+
+def _say(log: Log | None, harness: Harness, step: int, qps: float, trial: ScenarioRun,
+         how: str) -> None:
+    if log is None:
+        return
+    verdict = "VALID" if trial.summary.valid else "INVALID"
+    p99 = trial.summary.latency_ms.get("99", float("nan"))
+    log(f"server ({harness.mode}) step {step}: {qps:g} QPS{how}, p99 {p99:.2f} ms: {verdict}")
