@@ -19,7 +19,6 @@ from quantarena.tune.select import ACCEPTANCE_RULE
 from quantarena.tune.splits import SplitRecord
 from quantarena.tune.study_chart import CALIBRATION_PNG, draw_study
 from quantarena.tune.study_plan import (
-    DEFAULT_CALIBRATORS,
     StudySettings,
     calibration_knobs,
     estimate_seconds,
@@ -42,6 +41,11 @@ CALIBRATION = StudySettings("calibration")
 DEFAULTS = ["onnxruntime:int8", "openvino:int8", "pytorch:int8-pt2e", "tensorrt:int8-simulated"]
 
 
+def _calibrator(variant: str) -> str:
+    toolchain, name = parse_variant(variant)
+    return toolchain.recipes[name].default_calibrator
+
+
 def _grid(variant: str, split: int = 200) -> list[tuple[str, int, dict[str, object]]]:
     return [(p.method, p.images, p.params) for p in study_grid(CALIBRATION, [variant], split)]
 
@@ -57,11 +61,11 @@ def test_grid_per_recipe_comes_from_its_declared_space() -> None:
     # no method knob: one line, named after the recipe's own calibrator; OpenVINO counts with
     # subset_size
     assert _grid("openvino:int8") == [
-        (DEFAULT_CALIBRATORS["openvino:int8"], n, {"subset_size": n}) for n in (8, 32, 128, 200)]
+        (_calibrator("openvino:int8"), n, {"subset_size": n}) for n in (8, 32, 128, 200)]
     assert _grid("pytorch:int8-pt2e") == [
-        (DEFAULT_CALIBRATORS["pytorch:int8-pt2e"], n, {"calibration_images": n})
+        (_calibrator("pytorch:int8-pt2e"), n, {"calibration_images": n})
         for n in (8, 32, 128, 200)]
-    assert "HistogramObserver" in DEFAULT_CALIBRATORS["pytorch:int8-pt2e"]
+    assert "HistogramObserver" in _calibrator("pytorch:int8-pt2e")
     # the default counts are those that fit the split, then the whole split
     assert [n for _, n, _ in _grid("pytorch:int8-pt2e", 500)] == [8, 32, 128, 500]
     assert [n for _, n, _ in _grid("pytorch:int8-pt2e", 100)] == [8, 32, 100]
@@ -141,7 +145,7 @@ def _point(variant: str, method: str, images: int, drop: float) -> StudyPoint:
 
 
 def _record(trials: list[Trial] | None = None) -> TuneRecord:
-    ov = DEFAULT_CALIBRATORS["openvino:int8"]
+    ov = _calibrator("openvino:int8")
     points = [_point("onnxruntime:int8", m, n, d) for m, n, d in (
         ("entropy", 8, 1.0), ("minmax", 32, -0.5), ("minmax", 8, 1.0), ("entropy", 32, -0.5),
         ("percentile", 8, 2.0))]

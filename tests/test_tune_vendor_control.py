@@ -49,7 +49,7 @@ def test_twin_takes_the_fallback_knobs_the_budget_and_the_validation_split() -> 
                   "ignored_scope": ["/features/features.0/features.0.0/Conv"]})
     params = twin_params("openvino:int8", base, 0.5, validation_images=300)
     assert params == {"subset_size": 64, "preset": "mixed", "overflow_fix": "enable",
-                      "max_drop": 0.005, "drop_type": "absolute", "validation_images": 300}
+                      "max_drop": 0.005, "drop_type": "absolute", "validation_tail": 300}
     toolchain = get_toolchain("openvino")
     recipe = toolchain.parse_recipe("int8-accuracy-control", params)
     assert recipe.ignored_scope == ()  # type: ignore[attr-defined]

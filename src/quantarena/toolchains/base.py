@@ -91,8 +91,14 @@ class Recipe(BaseModel):
     layer_knob: ClassVar[str | None] = None
     #: The toolchain's own accuracy-restoring twin of this recipe (a recipe name of the same
     #: toolchain taking the same knobs plus ``max_drop``, ``drop_type`` and
-    #: ``validation_images``), which ``tune`` runs beside its fallback on the same splits.
+    #: ``validation_tail``), which ``tune`` runs beside its fallback on the same splits.
     accuracy_control: ClassVar[str | None] = None
+    #: What calibrates the recipe when it has no ``calibration_method`` knob, as its toolchain
+    #: names it (``tune --study calibration`` labels the recipe's single line with it).
+    default_calibrator: ClassVar[str] = "recipe default"
+    #: (seconds, seconds per calibration image) one study point took here, per calibration
+    #: method (``None``: the recipe's only one), for ``tune --study``'s duration estimate.
+    study_cost_s: ClassVar[dict[str | None, tuple[float, float]]] = {}
 
     @classmethod
     def layers(cls, bundle: ModelBundle) -> list[str]:

@@ -26,36 +26,7 @@ DEFAULT_COUNTS = (8, 32, 128)
 #: the knob whose declared options are the methods studied
 METHOD_KNOB = "calibration_method"
 
-#: what calibrates a recipe that exposes no method knob: its own default, named as the toolchain
-#: names it (read from the installed NNCF 3.4 and torchao 0.18), so the chart says what the
-#: single line is rather than leaving it anonymous
-DEFAULT_CALIBRATORS = {
-    # nncf MinMaxQuantization: per-tensor activations MEAN_MINMAX (mean over images of each
-    # image's min and max), weights MINMAX per channel; fast bias correction after it
-    "openvino:int8": "NNCF mean min/max (default)",
-    # get_default_x86_inductor_quantization_config: HistogramObserver on activations,
-    # PerChannelMinMaxObserver on weights
-    "pytorch:int8-pt2e": "torchao HistogramObserver (default)",
-    "openvino:int8-accuracy-control": "NNCF mean min/max (default), then accuracy control",
-    # get_default_qconfig_mapping("x86"): HistogramObserver on activations, per-channel min/max
-    # on weights, as PT2E's
-    "pytorch:int8-fx": "torch.ao HistogramObserver (default)",
-    "pytorch:int8-qat": "QAT-trained ranges (default)",
-}
-
-#: (seconds, seconds per calibration image) one point took, build worker and measuring worker on
-#: 300 validation images, for MobileNetV2 on a 2-core AMD EPYC with AVX-512 VNNI, per toolchain
-#: and method (histogram calibrators cost per image): the estimate before anything is measured;
-#: on a rerun it is scaled by how the variant's measured points compared with it
-POINT_COST: dict[tuple[str, str | None], tuple[float, float]] = {
-    ("onnxruntime", "minmax"): (6.5, 0.02),
-    ("onnxruntime", "entropy"): (5.0, 0.19),
-    ("onnxruntime", "percentile"): (5.0, 0.19),
-    ("openvino", None): (11.5, 0.02),
-    ("pytorch", None): (31.0, 0.04),
-    ("tensorrt", "entropy"): (9.0, 0.10),
-    ("tensorrt", "max"): (8.5, 0.02),
-}
+#: the cost of a point of a recipe that declares none (``Recipe.study_cost_s``)
 UNKNOWN_COST = (20.0, 0.05)
 
 
@@ -146,7 +117,7 @@ def study_grid(settings: StudySettings, variants: list[str], calibration_images:
                               f"{studiable_hint()}")
         methods: list[tuple[str, dict[str, Any]]] = (
             [(str(v), {method.knob: v}) for v in method.options] if method is not None
-            else [(DEFAULT_CALIBRATORS.get(variant, "recipe default"), {})])
+            else [(_recipe_class(variant).default_calibrator, {})])
         for label, chosen in methods:
             for images in counts:
                 grid.append(GridPoint(variant, label, images, {**chosen, count.knob: images}))
@@ -161,10 +132,15 @@ def studiable_hint() -> str:
     return "the calibration study can run " + ", ".join(names)
 
 
+def _recipe_class(variant: str) -> type[Recipe]:
+    toolchain, name = parse_variant(variant)
+    return toolchain.recipes[name]
+
+
 def point_seconds(variant: str, params: dict[str, Any], images: int) -> float:
-    """The expected seconds of one point, from ``POINT_COST``."""
+    """The expected seconds of one point, from the recipe's ``study_cost_s``."""
     method = params.get(METHOD_KNOB)
-    fixed, per_image = POINT_COST.get((variant.split(":", 1)[0], method), UNKNOWN_COST)
+    fixed, per_image = _recipe_class(variant).study_cost_s.get(method, UNKNOWN_COST)
     return fixed + per_image * images
 
 

@@ -6,7 +6,7 @@ is within ``max_drop``. Compared on different images, the two answers would say 
 other. Here the twin recipe (declared by the searched recipe's ``accuracy_control``) starts from
 the same knobs as the fallback (the closest trial of the search), calibrates on the same
 calibration split, validates on tune's own validation split (appended after the calibration
-images, ``validation_images`` telling the build where they start) with the same budget, and is
+images, ``validation_tail`` telling the build where they start) with the same budget, and is
 then measured exactly like a trial. It is a comparison, never a candidate: the choice of the final
 models ignores it, and its evaluation drop is reported beside the fallback's.
 """
@@ -46,7 +46,7 @@ def twin_params(variant: str, base: Trial, max_drop_pp: float,
     layer_knob = toolchain.recipes[name].layer_knob
     params = {k: v for k, v in base.params.items() if k in fields and k != layer_knob}
     return {**params, "max_drop": max_drop_pp / 100.0, "drop_type": "absolute",
-            "validation_images": validation_images}
+            "validation_tail": validation_images}
 
 
 def run_vendor_control(

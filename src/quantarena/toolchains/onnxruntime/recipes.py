@@ -133,6 +133,9 @@ class OrtStaticInt8(OrtRecipe):
     nodes_to_exclude: tuple[str, ...] = ()
 
     layer_knob: ClassVar[str | None] = "nodes_to_exclude"
+    study_cost_s: ClassVar[dict[str | None, tuple[float, float]]] = {
+        "minmax": (6.5, 0.02), "entropy": (5.0, 0.19), "percentile": (5.0, 0.19),
+    }
 
     @classmethod
     def layers(cls, bundle: ModelBundle) -> list[str]:

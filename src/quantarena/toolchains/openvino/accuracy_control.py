@@ -132,7 +132,7 @@ def build_accuracy_control(
     import openvino as ov
 
     calibrate, validate = split_calibration(calibration, recipe.validation_fraction,
-                                             recipe.validation_images)
+                                             recipe.validation_tail)
     kwargs = quantize_kwargs(recipe, len(calibrate))
     remedy = resolve_overflow_fix(recipe)
     used = int(kwargs["subset_size"])

@@ -93,6 +93,10 @@ class OvInt8(Recipe):
     layer_knob: ClassVar[str | None] = "ignored_scope"
     #: the vendor's own accuracy restorer for this recipe: ``tune`` runs it beside its fallback
     accuracy_control: ClassVar[str | None] = "int8-accuracy-control"
+    # nncf MinMaxQuantization: per-tensor activations MEAN_MINMAX (mean over images of each
+    # image's min and max), weights MINMAX per channel; fast bias correction after it
+    default_calibrator: ClassVar[str] = "NNCF mean min/max (default)"
+    study_cost_s: ClassVar[dict[str | None, tuple[float, float]]] = {None: (11.5, 0.02)}
 
     @classmethod
     def layers(cls, bundle: ModelBundle) -> list[str]:
@@ -141,10 +145,11 @@ class OvInt8AccuracyControl(OvInt8):
     # A count instead of a share: the last N images the build is given validate, the rest
     # calibrate (``tune`` appends its own validation split, so NNCF decides on the same images
     # as tune's fallback). None: ``validation_fraction`` decides.
-    validation_images: int | None = Field(default=None, ge=1)
+    validation_tail: int | None = Field(default=None, ge=1)
 
     #: it is the accuracy restorer itself
     accuracy_control: ClassVar[str | None] = None
+    default_calibrator: ClassVar[str] = "NNCF mean min/max (default), then accuracy control"
     # None: no limit (NNCF may revert every quantized layer); each iteration validates once.
     max_num_iterations: int | None = Field(default=None, ge=1)
     tune_hyperparams: bool = False

@@ -178,6 +178,10 @@ class TorchPt2eInt8(_KeepsFp32Modules, _StaticInt8):
     summary: ClassVar[str] = (
         "PT2E static INT8 (torchao X86InductorQuantizer) compiled with Inductor"
     )
+    # get_default_x86_inductor_quantization_config: HistogramObserver on activations,
+    # PerChannelMinMaxObserver on weights
+    default_calibrator: ClassVar[str] = "torchao HistogramObserver (default)"
+    study_cost_s: ClassVar[dict[str | None, tuple[float, float]]] = {None: (31.0, 0.04)}
     needs: ClassVar[Needs] = TORCH_AND_TORCHAO
     Facts: ClassVar[type[BuildFacts]] = TorchPt2eInt8Facts
     search_space: ClassVar[tuple[Knob, ...]] = (
@@ -230,6 +234,8 @@ class _DistilledQat(Recipe):
 
 class TorchQatInt8(_DistilledQat):
     """PT2E quantization-aware training distilled from the FP32 model on calibration images."""
+
+    default_calibrator: ClassVar[str] = "QAT-trained ranges (default)"
 
     # Version 2: ``reduce_range`` became "auto" | bool (was bool, default False).
     version: ClassVar[int] = 2

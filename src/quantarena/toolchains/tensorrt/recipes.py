@@ -192,6 +192,9 @@ class TrtInt8Simulated(QdqKnobs):
     )
     speed_unavailable: ClassVar[str | None] = SIMULATED_TIMING
     Facts: ClassVar[type[BuildFacts]] = TrtInt8SimulatedFacts
+    study_cost_s: ClassVar[dict[str | None, tuple[float, float]]] = {
+        "entropy": (9.0, 0.10), "max": (8.5, 0.02),
+    }
     search_space: ClassVar[tuple[Knob, ...]] = (
         Choice("calibration_method", ("entropy", "max")),
         Count("calibration_images", low=16),
