@@ -43,6 +43,10 @@ class Unavailable(BaseModel):
     reason: str
 
 
+#: A CPU session's answer to ``Session.gpu``.
+RUNS_ON_CPU = Unavailable(reason="the session runs on the CPU: there is no device to time")
+
+
 class Timings(Block):
     load_seconds: float
     first_inference_ms: float

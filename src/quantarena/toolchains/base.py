@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ModelError, QuantarenaError, first_line
+from quantarena.measure.gpu_access import GpuAccess
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains.gpu import nvidia_gpu_problem
@@ -176,6 +177,11 @@ class Session(Protocol):
         quantize/dequantize pairs, no integer kernels), so that the accuracy a recipe costs can be
         told apart from what the CPU's INT8 kernels cost (u8×s8 sums saturate without VNNI); or
         why this session has none (an FP32 session, a runtime with no faithful way)."""
+        ...
+
+    def gpu(self) -> GpuAccess | Unavailable:
+        """The session's device, stream events and staged call, for device-side timing (see
+        ``measure.gpu_access``); or why there is none (a CPU session)."""
         ...
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.results.measurements import Unavailable
+from quantarena.results.measurements import RUNS_ON_CPU, Unavailable
 from quantarena.toolchains.base import BuildFacts, Built, Needs, Recipe, Toolchain
 
 
@@ -51,6 +51,10 @@ class ToySession:
 
     def exact_twin(self) -> Unavailable:
         return Unavailable(reason="an FP32 graph has no quantized arithmetic")
+
+    def gpu(self) -> Unavailable:
+        """None: this session runs on the CPU."""
+        return RUNS_ON_CPU
 
 
 class ToyToolchain(Toolchain):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from quantarena.results.measurements import Unavailable
+from quantarena.results.measurements import RUNS_ON_CPU, Unavailable
 from quantarena.toolchains.onnxruntime.recipes import GraphKind, GraphOptimization
 
 #: The session config entry that keeps Q/DQ pairs unfused (ONNX Runtime's
@@ -104,6 +104,10 @@ class OrtSession:
         return open_session(
             self.path, self.threads, self.graph_optimization, kind=self.kind, exact=True
         )
+
+    def gpu(self) -> Unavailable:
+        """None: this session runs on the CPU."""
+        return RUNS_ON_CPU
 
 
 def open_session(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from quantarena.results.measurements import Unavailable
+from quantarena.results.measurements import RUNS_ON_CPU, Unavailable
 
 #: ``info()["arithmetic"]`` of an exact twin (the other toolchains' twins say it the same way)
 EXACT_ARITHMETIC = (
@@ -150,6 +150,10 @@ class OvSession:
             compile_model(twin, self.threads), artifact=self.artifact, threads=self.threads,
             exact=True,
         )
+
+    def gpu(self) -> Unavailable:
+        """None: this session runs on the CPU."""
+        return RUNS_ON_CPU
 
 
 def load(artifact: Path, threads: int) -> OvSession:

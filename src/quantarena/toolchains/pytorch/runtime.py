@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from quantarena.results.measurements import Unavailable
+from quantarena.results.measurements import RUNS_ON_CPU, Unavailable
 from quantarena.toolchains.base import Recipe
 from quantarena.toolchains.pytorch import _common
 from quantarena.toolchains.pytorch.recipes import (
@@ -113,6 +113,10 @@ class TorchModuleSession:
         if isinstance(self._twin, Unavailable):
             return self._twin
         return self._twin()
+
+    def gpu(self) -> Unavailable:
+        """None: this session runs on the CPU."""
+        return RUNS_ON_CPU
 
 
 def _as_tensor(batch: np.ndarray) -> Any:

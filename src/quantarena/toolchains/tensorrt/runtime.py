@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from quantarena.errors import ModelError, ToolchainUnavailable
-from quantarena.results.measurements import Unavailable
+from quantarena.measure.gpu_access import GpuAccess, StagedCall
+from quantarena.results.measurements import RUNS_ON_CPU, Unavailable
 from quantarena.toolchains.base import Recipe, Session
 from quantarena.toolchains.onnxruntime import runtime as ort_runtime
 from quantarena.toolchains.tensorrt.engine import import_tensorrt
@@ -68,6 +69,10 @@ class SimulatedInt8Session:
     def exact_twin(self) -> Unavailable:
         """None: the session is the exact arithmetic already (see ``load``)."""
         return Unavailable(reason="the simulation already runs in exact arithmetic")
+
+    def gpu(self) -> Unavailable:
+        """None: the simulation runs on the CPU."""
+        return RUNS_ON_CPU
 
 
 class TrtSession:
@@ -166,15 +171,57 @@ class TrtSession:
         return call
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        staged = self._stage(batch)
+        staged.copy_in()
+        staged.compute()
+        staged.copy_out()
+        self.stream.synchronize()
+        return self.host_out_np[: batch.shape[0]].astype(np.float32, copy=True)
+
+    def _stage(self, batch: np.ndarray) -> StagedCall:
+        """``run``'s three phases on the session's stream: the batch goes into the pinned input
+        buffer first (a host copy, outside every phase), then each phase only enqueues."""
         n = self._bind(batch)
         np.copyto(self.host_in_np[:n], batch, casting="same_kind")
-        with self.torch.cuda.stream(self.stream):
-            self.device_in[:n].copy_(self.host_in[:n], non_blocking=True)
-            if not self.context.execute_async_v3(self.stream.cuda_stream):
+        torch, stream = self.torch, self.stream
+
+        def copy_in() -> None:
+            with torch.cuda.stream(stream):
+                self.device_in[:n].copy_(self.host_in[:n], non_blocking=True)
+
+        def compute() -> None:
+            if not self.context.execute_async_v3(stream.cuda_stream):
                 raise ModelError("TensorRT execute_async_v3 failed (see its log above)")
-            self.host_out[:n].copy_(self.device_out[:n], non_blocking=True)
-        self.stream.synchronize()
-        return self.host_out_np[:n].astype(np.float32, copy=True)
+
+        def copy_out() -> None:
+            with torch.cuda.stream(stream):
+                self.host_out[:n].copy_(self.device_out[:n], non_blocking=True)
+
+        return StagedCall(copy_in=copy_in, compute=compute, copy_out=copy_out)
+
+    def gpu(self) -> GpuAccess:
+        """The engine's stream, events on it, and ``run`` staged. TensorRT allocates its memory
+        outside torch's caching allocator, so there is no allocator peak (NVML's per-process
+        figure is the one that counts)."""
+        torch, stream = self.torch, self.stream
+        props = torch.cuda.get_device_properties(self.device)
+
+        def mark() -> Any:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record(stream)
+            return event
+
+        return GpuAccess(
+            device_name=str(props.name),
+            device_index=int(self.device.index or 0),
+            pci_bus_id=pci_bus_id(props),
+            stage=self._stage,
+            mark=mark,
+            synchronize=stream.synchronize,
+            allocator_peak_mb=lambda: None,
+            reset_allocator_peak=lambda: None,
+            runtime=f"TensorRT {self.trt.__version__}",
+        )
 
     def info(self) -> dict[str, Any]:
         """TensorRT version, GPU, engine and device memory, energy counter availability."""
@@ -236,16 +283,24 @@ def device_memory(torch: Any, device: Any) -> dict[str, Any]:
         }
 
 
-def _nvml_handle(pynvml: Any, torch: Any, device: Any) -> Any:
-    """The NVML handle of torch's device, matched by PCI bus id (NVML and CUDA may number
-    devices differently under CUDA_VISIBLE_DEVICES)."""
-    props = torch.cuda.get_device_properties(device)
+def pci_bus_id(props: Any) -> str | None:
+    """NVML's form of the device's PCI address ("00000000:1B:00.0") from torch's device
+    properties, or ``None`` when torch does not report it."""
     bus = getattr(props, "pci_bus_id", None)
     domain = getattr(props, "pci_domain_id", 0)
     dev = getattr(props, "pci_device_id", None)
-    if bus is not None and dev is not None:
+    if bus is None or dev is None:
+        return None
+    return f"{domain:08x}:{bus:02x}:{dev:02x}.0"
+
+
+def _nvml_handle(pynvml: Any, torch: Any, device: Any) -> Any:
+    """The NVML handle of torch's device, matched by PCI bus id (NVML and CUDA may number
+    devices differently under CUDA_VISIBLE_DEVICES)."""
+    address = pci_bus_id(torch.cuda.get_device_properties(device))
+    if address is not None:
         try:
-            return pynvml.nvmlDeviceGetHandleByPciBusId(f"{domain:08x}:{bus:02x}:{dev:02x}.0")
+            return pynvml.nvmlDeviceGetHandleByPciBusId(address)
         except pynvml.NVMLError:
             pass
     return pynvml.nvmlDeviceGetHandleByIndex(device.index or 0)
