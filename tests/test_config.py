@@ -122,3 +122,33 @@ def test_interleaving_is_on_by_default_and_a_flag_turns_it_off() -> None:
     measure = RunConfig().measure
     assert measure.interleave and measure.rounds_target_ci == 0.03
     assert not load_config(None, {"measure": {"interleave": "false"}}).measure.interleave
+
+
+def test_device_cuda_changes_only_the_defaults(tmp_path: Path) -> None:
+    """``--device cuda`` picks the GPU variants (with the CPU FP32 module kept as the accuracy
+    reference) and batches 1 and 64; variants or batches the user set stay as set."""
+    from quantarena.toolchains.registry import DEFAULT_GPU_VARIANTS
+
+    gpu = load_config(None, {"device": "cuda", "measure": {}})
+    assert gpu.device == "cuda"
+    assert gpu.variants == DEFAULT_GPU_VARIANTS and gpu.variants[0] == "pytorch:fp32"
+    assert all(v.split(":")[0] != "openvino" for v in gpu.variants)
+    assert gpu.measure.throughput_batches == [1, 64]
+    chosen = load_config(None, {"device": "cuda", "variants": ["pytorch-cuda:fp16"],
+                                "measure": {"throughput_batches": [8]}})
+    assert chosen.variants == ["pytorch-cuda:fp16"] and chosen.measure.throughput_batches == [8]
+    config = tmp_path / "gpu.yaml"
+    config.write_text("device: cuda\nmeasure:\n  eval_batch: 16\n")
+    from_file = load_config(config, {})
+    assert from_file.measure.throughput_batches == [1, 64] and from_file.measure.eval_batch == 16
+    assert load_config(None, {}).device == "cpu"
+    with pytest.raises(ConfigError, match="device: Input should be 'cpu' or 'cuda'"):
+        load_config(None, {"device": "tpu"})
+
+
+def test_every_default_gpu_variant_is_registered() -> None:
+    from quantarena.toolchains.registry import DEFAULT_GPU_VARIANTS, parse_variant
+
+    for variant in DEFAULT_GPU_VARIANTS:
+        toolchain, recipe = parse_variant(variant)
+        assert recipe in toolchain.recipes, variant

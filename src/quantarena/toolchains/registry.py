@@ -22,6 +22,7 @@ BUILTIN: dict[str, str] = {
     "onnxruntime": "quantarena.toolchains.onnxruntime.toolchain:OnnxRuntimeToolchain",
     "openvino": "quantarena.toolchains.openvino.toolchain:OpenVinoToolchain",
     "tensorrt": "quantarena.toolchains.tensorrt.toolchain:TensorRtToolchain",
+    "pytorch-cuda": "quantarena.toolchains.pytorch_cuda.toolchain:PyTorchCudaToolchain",
 }
 
 #: One FP32 and one INT8 variant per CPU toolchain, plus TensorRT's INT8 graph checked on the CPU:
@@ -34,6 +35,27 @@ DEFAULT_VARIANTS = [
     "openvino:fp32",
     "openvino:int8",
     "tensorrt:int8-simulated",
+]
+
+#: ``--device cuda``: every GPU variant, with the CPU FP32 module as the accuracy reference (each
+#: GPU row's top-1 is compared with it image by image).
+DEFAULT_GPU_VARIANTS = [
+    "pytorch:fp32",
+    "pytorch-cuda:fp32",
+    "pytorch-cuda:tf32",
+    "pytorch-cuda:fp16",
+    "pytorch-cuda:bf16",
+    "pytorch-cuda:fp16-autocast",
+    "pytorch-cuda:bf16-autocast",
+    "pytorch-cuda:fp16-compiled",
+    "pytorch-cuda:int8-weight-only",
+    "pytorch-cuda:int8-dynamic",
+    "onnxruntime:cuda-fp32",
+    "onnxruntime:cuda-fp16",
+    "onnxruntime:tensorrt-fp16",
+    "onnxruntime:tensorrt-int8",
+    "tensorrt:fp16",
+    "tensorrt:int8",
 ]
 
 #: The INT8 recipes ``quantarena tune`` searches by default: one per CPU toolchain, plus TensorRT's
