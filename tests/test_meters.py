@@ -63,7 +63,9 @@ def test_every_meter_fills_its_measurement(
         assert "RAPL" in measured.unavailable["energy"]
     # An FP32 session has no quantized arithmetic to check against exact arithmetic.
     assert "no quantized arithmetic" in measured.unavailable["kernel"] and measured.kernel is None
-    assert set(measured.unavailable) <= {"energy", "kernel"}
+    # A CPU session has no device to time: the GPU meter's row says so.
+    assert measured.gpu is None and "runs on the CPU" in measured.unavailable["gpu"]
+    assert set(measured.unavailable) <= {"energy", "kernel", "gpu"}
 
 
 def test_declared_speed_unavailability_skips_every_speed_meter(
@@ -78,7 +80,7 @@ def test_declared_speed_unavailability_skips_every_speed_meter(
     )
     measured = measure_all(run)
     assert measured.latency_ms is None and measured.throughput == [] and measured.cpu_time is None
-    for key in ("latency", "throughput", "cpu_time", "energy", "contention"):
+    for key in ("latency", "throughput", "gpu", "cpu_time", "energy", "contention"):
         assert measured.unavailable[key] == "simulated on the CPU"
     assert measured.unavailable["accuracy"] == "random weights" and measured.accuracy is None
     assert measured.memory is not None and measured.memory.peak_rss_mb > 0  # still measured

@@ -50,6 +50,8 @@ class BusyWindow:
     window_s: float
     cpu_seconds: float
     energy: tuple[float, list[str]] | None
+    #: why ``energy`` is ``None`` (no counter; a GPU counter that did not move in the window)
+    energy_problem: str | None = None
 
 
 @dataclass
@@ -114,7 +116,12 @@ class ThroughputMeter(Meter):
             energy = counters.stop()
             images = batch * (throughput.iterations + throughput.warmup_iterations)
             run.windows[batch] = BusyWindow(
-                batch, images, time.perf_counter() - wall0, _cpu_seconds() - cpu0, energy
+                batch,
+                images,
+                time.perf_counter() - wall0,
+                _cpu_seconds() - cpu0,
+                energy,
+                counters.problem,
             )
             passes.append(throughput)
         return passes
@@ -159,7 +166,7 @@ class EnergyMeter(Meter):
         if isinstance(window, Unavailable):
             return window
         if window.energy is None:
-            return Unavailable(reason=NO_SENSOR)
+            return Unavailable(reason=window.energy_problem or NO_SENSOR)
         joules, sources = window.energy
         return Energy(
             batch=window.batch,
@@ -244,10 +251,14 @@ def exact_predictions_path(predictions: Path) -> Path:
 
 
 def default_meters() -> list[Meter]:
-    """Fresh meters in measuring order (a meter may hold a window's state)."""
+    """Fresh meters in measuring order (a meter may hold a window's state). The GPU meter
+    follows the host speed passes, inside the contention window and before memory and accuracy."""
+    from quantarena.measure.gpu_meter import GpuMeter  # it imports this module
+
     return [
         LatencyMeter(),
         ThroughputMeter(),
+        GpuMeter(),
         CpuTimeMeter(),
         EnergyMeter(),
         ContentionMeter(),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from quantarena.results.accuracy import Accuracy
 from quantarena.results.environment import Environment
+from quantarena.results.gpu import GpuMeasurement
 from quantarena.results.interleaved import Interleaved
 from quantarena.results.kernel import KernelCheck
 from quantarena.results.measurements import (
@@ -96,6 +97,9 @@ class Measurements(Block):
     memory: Memory | None = None
     accuracy: Accuracy | None = None
     kernel: KernelCheck | None = None
+    #: a GPU session timed on its device, phase by phase (absent for CPU sessions and in files
+    #: written before it existed; ``unavailable.gpu`` says why)
+    gpu: GpuMeasurement | None = None
     #: MLPerf LoadGen serving scenarios (only when the run asked for some)
     scenarios: Scenarios | None = None
     runtime: dict[str, Any] = {}
@@ -109,6 +113,7 @@ class Measurements(Block):
             self.timings,
             self.latency_ms,
             *self.throughput,
+            self.gpu,
             self.energy,
             self.cpu_time,
             self.contention,
