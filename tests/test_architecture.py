@@ -61,10 +61,11 @@ def test_default_variants_live_in_the_registry_only() -> None:
 def test_every_toolchain_package_has_the_same_files() -> None:
     expected = {"__init__.py", "recipes.py", "build.py", "runtime.py", "toolchain.py"}
     for name, target in BUILTIN.items():
-        package = TOOLCHAINS / name
+        module = name.replace("-", "_")  # a variant's toolchain name may hold a hyphen
+        package = TOOLCHAINS / module
         assert package.is_dir(), name
         assert expected <= {p.name for p in package.iterdir()}, name
-        assert target == f"quantarena.toolchains.{name}.toolchain:{target.split(':')[1]}"
+        assert target == f"quantarena.toolchains.{module}.toolchain:{target.split(':')[1]}"
 
 
 def test_no_type_ignore_without_a_reason() -> None:

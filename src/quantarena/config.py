@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from quantarena.devices import DEVICE_HELP, device_defaults
 from quantarena.errors import ConfigError, QuantarenaError, one_line
 from quantarena.serving.config import ScenarioConfig
 
@@ -39,17 +40,6 @@ def default_variants() -> list[str]:
     from quantarena.toolchains.registry import DEFAULT_VARIANTS
 
     return list(DEFAULT_VARIANTS)
-
-
-def default_gpu_variants() -> list[str]:
-    """The registry's GPU variant list, for ``device: cuda``."""
-    from quantarena.toolchains.registry import DEFAULT_GPU_VARIANTS
-
-    return list(DEFAULT_GPU_VARIANTS)
-
-
-#: Throughput batches of a ``device: cuda`` run: one request, and a batch that fills a GPU.
-GPU_BATCHES = (1, 64)
 
 
 class _Strict(BaseModel):
@@ -159,13 +149,7 @@ class RunConfig(_Strict):
         DEFAULT_DATASET,
         description="labeled image folder (images/ + labels.csv, or wnid sub-folders)",
     )
-    device: Literal["cpu", "cuda"] = Field(
-        "cpu",
-        description="'cuda': the default variants become the GPU ones (PyTorch CUDA, ONNX Runtime "
-        "CUDA/TensorRT, TensorRT, with the CPU FP32 module as the accuracy reference) and the "
-        "throughput batches 1 and 64; each GPU variant without a usable GPU is reported "
-        "unavailable, with why",
-    )
+    device: Literal["cpu", "cuda"] = Field("cpu", description=DEVICE_HELP)
     variants: list[str] = Field(default_factory=default_variants)
     recipes: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -210,16 +194,7 @@ class RunConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _device_defaults(cls, data: Any) -> Any:
-        """``device: cuda`` changes the defaults only: variants and throughput batches the user
-        set are kept as they are."""
-        if not isinstance(data, dict) or data.get("device") != "cuda":
-            return data
-        data = dict(data)
-        data.setdefault("variants", default_gpu_variants())
-        measure = data.get("measure")
-        if measure is None or (isinstance(measure, dict) and "throughput_batches" not in measure):
-            data["measure"] = {**(measure or {}), "throughput_batches": list(GPU_BATCHES)}
-        return data
+        return device_defaults(data)
 
     @field_validator("variants")
     @classmethod

@@ -10,10 +10,9 @@ from typing import Any
 
 from quantarena.data.cache import ImageArray
 from quantarena.models.spec import ModelBundle
-from quantarena.toolchains.base import Built, Recipe
+from quantarena.toolchains.base import BuildFacts, Built, Recipe
 from quantarena.toolchains.pytorch import _common
 from quantarena.toolchains.pytorch_cuda.recipes import (
-    CudaFacts,
     CudaInt8,
     CudaInt8Dynamic,
     CudaInt8Facts,
@@ -42,7 +41,7 @@ def build(bundle: ModelBundle, recipe: Recipe, calibration: ImageArray, workdir:
     import torch
 
     if not isinstance(recipe, CudaRecipe):
-        raise TypeError(f"no CUDA builder for {type(recipe).__name__}")
+        raise TypeError(f"no PyTorch (CUDA) builder for {type(recipe).__name__}")
     module = _common.fp32_module(bundle).to(torch_dtype(stored_dtype(recipe)))
     rebuild: dict[str, Any] = (
         {"factory": bundle.torch_factory}
@@ -54,12 +53,11 @@ def build(bundle: ModelBundle, recipe: Recipe, calibration: ImageArray, workdir:
         "torch": torch.__version__,
         "weights_dtype": stored_dtype(recipe),
     }
-    facts: CudaFacts
     notes: list[str] = []
-    if isinstance(recipe, CudaInt8):
-        facts = quantize(module, recipe, common, notes)
-    else:
-        facts = CudaFacts(**common)
+    facts = (
+        quantize(module, recipe, common, notes) if isinstance(recipe, CudaInt8)
+        else recipe.Facts(**common)
+    )
     target = workdir / ARTIFACT
     torch.save(
         {
@@ -84,7 +82,7 @@ def int8_config(recipe: CudaInt8) -> Any:
 
 def quantize(
     module: Any, recipe: CudaInt8, common: dict[str, Any], notes: list[str]
-) -> CudaInt8Facts:
+) -> BuildFacts:
     """``torchao.quantize_`` in place; the facts list the layers it replaced."""
     import torch
     import torchao
@@ -104,7 +102,9 @@ def quantize(
         name for name, child in module.named_modules()
         if isinstance(child, torch.nn.Conv2d | torch.nn.Linear)
     ]
-    return CudaInt8Facts(
+    facts = recipe.Facts
+    assert issubclass(facts, CudaInt8Facts)  # declared by every INT8 recipe
+    return facts(
         **common,
         torchao=torchao.__version__,
         config=repr(config),

@@ -57,11 +57,52 @@ class CudaInt8Facts(CudaFacts):
     layers_total: int
 
 
+# One facts class per recipe (the results name the class): what the build saved is the same for
+# the casts; the INT8 builds add what torchao quantized.
+class CudaFp32Facts(CudaFacts):
+    """FP32 weights (TF32 off)."""
+
+
+class CudaTf32Facts(CudaFacts):
+    """FP32 weights (TF32 on at load)."""
+
+
+class CudaFp16Facts(CudaFacts):
+    """FP16 weights (module cast)."""
+
+
+class CudaBf16Facts(CudaFacts):
+    """BF16 weights (module cast)."""
+
+
+class CudaFp16AutocastFacts(CudaFacts):
+    """FP32 weights, FP16 autocast at run time."""
+
+
+class CudaBf16AutocastFacts(CudaFacts):
+    """FP32 weights, BF16 autocast at run time."""
+
+
+class CudaFp32CompiledFacts(CudaFacts):
+    """FP32 weights, compiled at load."""
+
+
+class CudaFp16CompiledFacts(CudaFacts):
+    """FP16 weights, compiled at load."""
+
+
+class CudaInt8WeightOnlyFacts(CudaInt8Facts):
+    """torchao int8 weight-only tensors."""
+
+
+class CudaInt8DynamicFacts(CudaInt8Facts):
+    """torchao int8 weights, activations quantized per call."""
+
+
 class CudaRecipe(Recipe):
     """Knobs every CUDA variant has."""
 
     needs: ClassVar[Needs] = CUDA_TORCH
-    Facts: ClassVar[type[BuildFacts]] = CudaFacts
 
     #: the CUDA device ordinal
     device_index: int = Field(0, ge=0)
@@ -85,29 +126,34 @@ class CudaRecipe(Recipe):
 
 class CudaFp32(CudaRecipe):
     summary: ClassVar[str] = "FP32 module on the GPU, TF32 off (the GPU baseline)"
+    Facts: ClassVar[type[BuildFacts]] = CudaFp32Facts
 
 
 class CudaTf32(CudaRecipe):
     precision: ClassVar[str] = "tf32"
     summary: ClassVar[str] = "FP32 module on the GPU with TF32 tensor-core math"
+    Facts: ClassVar[type[BuildFacts]] = CudaTf32Facts
     tf32: bool = True
 
 
 class CudaFp16(CudaRecipe):
     precision: ClassVar[str] = "fp16"
     summary: ClassVar[str] = "module and input cast to FP16"
+    Facts: ClassVar[type[BuildFacts]] = CudaFp16Facts
     dtype: Dtype = "fp16"
 
 
 class CudaBf16(CudaRecipe):
     precision: ClassVar[str] = "bf16"
     summary: ClassVar[str] = "module and input cast to BF16"
+    Facts: ClassVar[type[BuildFacts]] = CudaBf16Facts
     dtype: Dtype = "bf16"
 
 
 class CudaFp16Autocast(CudaRecipe):
     precision: ClassVar[str] = "fp16"
     summary: ClassVar[str] = "FP32 module under torch.autocast(float16)"
+    Facts: ClassVar[type[BuildFacts]] = CudaFp16AutocastFacts
     dtype: Dtype = "fp16"
     cast: Cast = "autocast"
 
@@ -115,6 +161,7 @@ class CudaFp16Autocast(CudaRecipe):
 class CudaBf16Autocast(CudaRecipe):
     precision: ClassVar[str] = "bf16"
     summary: ClassVar[str] = "FP32 module under torch.autocast(bfloat16)"
+    Facts: ClassVar[type[BuildFacts]] = CudaBf16AutocastFacts
     dtype: Dtype = "bf16"
     cast: Cast = "autocast"
 
@@ -122,12 +169,14 @@ class CudaBf16Autocast(CudaRecipe):
 class CudaFp16Compiled(CudaRecipe):
     precision: ClassVar[str] = "fp16"
     summary: ClassVar[str] = "FP16 module compiled with torch.compile (Inductor, autotuned)"
+    Facts: ClassVar[type[BuildFacts]] = CudaFp16CompiledFacts
     dtype: Dtype = "fp16"
     compile_mode: CompileMode | None = "max-autotune-no-cudagraphs"
 
 
 class CudaFp32Compiled(CudaRecipe):
     summary: ClassVar[str] = "FP32 module compiled with torch.compile (Inductor, autotuned)"
+    Facts: ClassVar[type[BuildFacts]] = CudaFp32CompiledFacts
     compile_mode: CompileMode | None = "max-autotune-no-cudagraphs"
 
 
@@ -137,7 +186,6 @@ class CudaInt8(CudaRecipe):
 
     precision: ClassVar[str] = "int8"
     needs: ClassVar[Needs] = CUDA_TORCHAO
-    Facts: ClassVar[type[BuildFacts]] = CudaInt8Facts
 
     #: torchao's INT8 kernels are written for BF16 activations
     dtype: Dtype = "bf16"
@@ -147,12 +195,14 @@ class CudaInt8(CudaRecipe):
 
 class CudaInt8WeightOnly(CudaInt8):
     summary: ClassVar[str] = "torchao Int8WeightOnlyConfig (int8 weights, bf16 math)"
+    Facts: ClassVar[type[BuildFacts]] = CudaInt8WeightOnlyFacts
 
 
 class CudaInt8Dynamic(CudaInt8):
     summary: ClassVar[str] = (
         "torchao Int8DynamicActivationInt8WeightConfig (int8 x int8 matmuls)"
     )
+    Facts: ClassVar[type[BuildFacts]] = CudaInt8DynamicFacts
 
 
 RECIPES: dict[str, type[Recipe]] = {

@@ -39,7 +39,7 @@ def load(artifact: Path, recipe: Recipe, threads: int) -> CudaSession:
     import torch
 
     if not isinstance(recipe, CudaRecipe):
-        raise TypeError(f"no CUDA loader for {type(recipe).__name__}")
+        raise TypeError(f"no PyTorch (CUDA) loader for {type(recipe).__name__}")
     torch.set_num_threads(threads)
     if not torch.cuda.is_available():
         raise ToolchainUnavailable(
