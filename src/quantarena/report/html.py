@@ -8,6 +8,7 @@ from importlib.resources import files
 from importlib.util import find_spec
 from pathlib import Path
 
+from quantarena.report import gpu as gpu_report
 from quantarena.report.charts import frontier_names, report_charts
 from quantarena.report.html_blocks import cards, e, findings, headline_table, recipes
 from quantarena.report.html_panels import dataset_panel, environment_panel, model_panel, run_panel
@@ -72,6 +73,7 @@ run started {e(results.started_at)}.</p>
 {headline_table(results, frontier_names(results))}
 {findings(results)}
 {html_section(results)}
+{gpu_report.html_section(results)}
 <h2>Charts</h2>
 {charts}
 <h2>Recipes</h2>

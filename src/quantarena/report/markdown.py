@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from quantarena.report import gpu as gpu_report
 from quantarena.report.findings import notes, rounds_lines, unmeasured
 from quantarena.report.serving import markdown_section
 from quantarena.report.table import legend, markdown_table
@@ -59,6 +60,7 @@ def render_markdown(results: Results, charts: list[tuple[str, str]] | None = Non
         legend(),
         *_findings(results),
         *markdown_section(results),
+        *gpu_report.markdown_section(results),
     ]
     if charts:
         lines += ["", "## Charts"]
