@@ -7,13 +7,17 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-LOCKS := $(wildcard requirements/*.txt)
+# gpu.txt is the GPU environment's alone (it replaces a package of lock.txt): see venv-gpu
+LOCKS := $(filter-out requirements/gpu.txt,$(wildcard requirements/*.txt))
 DEPS_HASH := $(shell cat $(LOCKS) | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.deps-$(DEPS_HASH)
 DEMO_OUT ?= runs/demo
 PYTEST_ARGS ?=
+VENV_GPU ?= .venv-gpu
+PIP_GPU := $(VENV_GPU)/bin/python -m pip --disable-pip-version-check
+GPU_STAMP := $(VENV_GPU)/.deps-$(shell cat $(LOCKS) requirements/gpu.txt | sha256sum | cut -c1-16)
 
-.PHONY: demo test lint venv install browser clean
+.PHONY: demo test lint venv venv-gpu install browser clean
 
 venv: $(STAMP)
 
@@ -24,6 +28,23 @@ $(STAMP): $(LOCKS)
 	@if [ -f requirements/tensorrt.txt ]; then $(PIP) install --quiet -c requirements/lock.txt -r requirements/tensorrt.txt; fi
 	$(PIP) install --quiet --no-deps -r requirements/nodeps.txt
 	@rm -f $(VENV)/.deps-*
+	@touch $@
+
+# A second environment for NVIDIA GPUs: the same pinned packages, but ONNX Runtime's GPU build
+# (requirements/gpu.txt) in place of the CPU build: the two cannot share an environment. It holds
+# the project too (editable): .venv-gpu/bin/quantarena list shows what runs on this machine.
+venv-gpu: $(GPU_STAMP)
+
+$(GPU_STAMP): $(LOCKS) requirements/gpu.txt
+	@test -x $(VENV_GPU)/bin/python || $(PYTHON) -m venv $(VENV_GPU)
+	$(PIP_GPU) install --quiet --upgrade "pip>=24"
+	$(PIP_GPU) install --quiet -r requirements/lock.txt
+	@if [ -f requirements/tensorrt.txt ]; then $(PIP_GPU) install --quiet -c requirements/lock.txt -r requirements/tensorrt.txt; fi
+	$(PIP_GPU) install --quiet --no-deps -r requirements/nodeps.txt
+	$(PIP_GPU) uninstall --quiet --yes onnxruntime
+	$(PIP_GPU) install --quiet -c requirements/lock.txt -r requirements/gpu.txt
+	$(PIP_GPU) install --quiet --no-deps --no-build-isolation -e .
+	@rm -f $(VENV_GPU)/.deps-*
 	@touch $@
 
 # The project itself, editable, always re-pointed at this checkout (cheap, no dependencies).
@@ -50,4 +71,4 @@ test: lint browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VENV_GPU) runs .pytest_cache

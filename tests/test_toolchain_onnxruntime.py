@@ -25,6 +25,7 @@ from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildOutcome, Session, get_toolchain
 from quantarena.toolchains.onnxruntime import OrtFp32, OrtSession, OrtStaticInt8
 from quantarena.toolchains.onnxruntime.build import ENTROPY_NOTE, even_batch, resolve_reduce_range
+from quantarena.toolchains.onnxruntime.recipes import RECIPES as CPU_RECIPES
 from quantarena.toolchains.onnxruntime.runtime import DISABLE_QUANT_QDQ, EXACT_ARITHMETIC
 from toolchain_checks import (
     build_and_load,
@@ -74,14 +75,17 @@ def test_declarations() -> None:
     assert recipes["fp32"].reference_rank == 1
     assert recipes["int8"].reference_rank is None and recipes["int8-dynamic"].reference_rank is None
     assert recipes["int8"].calibrates and not recipes["int8-dynamic"].calibrates
-    for recipe in recipes.values():
+    for recipe in CPU_RECIPES.values():  # the GPU variants: test_toolchain_onnxruntime_gpu.py
         assert recipe.speed_unavailable is None, recipe.__name__
         assert recipe.needs.packages == ("onnxruntime", "onnx") and not recipe.needs.gpu
+    assert set(recipes) - set(CPU_RECIPES) == {
+        name for name, recipe in recipes.items() if recipe.needs.gpu
+    }
 
 
 def test_availability(monkeypatch: pytest.MonkeyPatch) -> None:
     toolchain = get_toolchain("onnxruntime")
-    assert all(toolchain.unavailable(name) is None for name in toolchain.recipes)
+    assert all(toolchain.unavailable(name) is None for name in CPU_RECIPES)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "onnxruntime" else real(name, *a))

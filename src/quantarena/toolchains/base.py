@@ -17,6 +17,7 @@ recipes and their build facts, ``build.py`` for making artifacts, ``runtime.py``
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import time
 from abc import ABC, abstractmethod
@@ -40,12 +41,19 @@ from quantarena.tune.space import Knob
 @dataclass(frozen=True)
 class Needs:
     """What a recipe needs to run at all. Declared on the recipe class, checked by the base
-    adapter without importing anything (``find_spec``, device nodes, NVML)."""
+    adapter without importing anything (``find_spec``, distribution metadata, device nodes,
+    NVML)."""
 
     #: import names that must be importable, e.g. ("onnxruntime", "onnx")
     packages: tuple[str, ...] = ()
     #: the pip extra (or command) that installs them, for the message
     install: str = ""
+    #: pip distributions that must be installed, checked with ``importlib.metadata``: for a
+    #: build that shares its import name with another (onnxruntime-gpu and the CPU build
+    #: onnxruntime are both ``import onnxruntime``), which ``packages`` cannot tell apart
+    distributions: tuple[str, ...] = ()
+    #: how to get them, for the message
+    distributions_install: str = ""
     #: an NVIDIA GPU visible to this process
     gpu: bool = False
     #: a torch module of the model (a user's ONNX file has none)
@@ -207,6 +215,10 @@ class Toolchain(ABC):
             problem = nvidia_gpu_problem()
             if problem is not None:
                 return Unavailable(reason=problem + needs.gpu_hint)
+        absent = [d for d in needs.distributions if not _installed(d)]
+        if absent:
+            hint = f" ({needs.distributions_install})" if needs.distributions_install else ""
+            return Unavailable(reason=f"{', '.join(absent)} not installed{hint}")
         missing = [m for m in needs.packages if _missing(m)]
         if missing:
             hint = f" ({needs.install})" if needs.install else ""
@@ -276,6 +288,15 @@ class Toolchain(ABC):
             return sorted(p for p in artifact.rglob("*") if p.is_file())
         siblings = [p for p in artifact.parent.glob(artifact.name + ".*") if p.is_file()]
         return [artifact, *siblings]
+
+
+def _installed(distribution: str) -> bool:
+    """Is this pip distribution installed? Its metadata answers, nothing is imported."""
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _missing(module: str) -> bool:

@@ -71,8 +71,15 @@ class _Reader:
 
 
 def build_static_int8(
-    bundle: ModelBundle, recipe: OrtStaticInt8, calibration: ImageArray, target: Path
+    bundle: ModelBundle,
+    recipe: OrtStaticInt8,
+    calibration: ImageArray,
+    target: Path,
+    extra_options: dict[str, object] | None = None,
 ) -> Built:
+    """``quantize_static`` with the recipe's knobs; ``extra_options`` adds to (or overrides) the
+    quantizer's ``extra_options`` the recipe sets, for a caller that needs more (TensorRT's Q/DQ
+    placement)."""
     import onnxruntime
     from onnxruntime import quantization as q
 
@@ -121,6 +128,7 @@ def build_static_int8(
         extra_options={
             "ActivationSymmetric": recipe.symmetric_activations,
             "WeightSymmetric": recipe.symmetric_weights,
+            **(extra_options or {}),
         },
     )
     prepared.unlink(missing_ok=True)

@@ -126,6 +126,22 @@ def open_session(
     """
     import onnxruntime as ort
 
+    options = session_options(threads, graph_optimization)
+    if exact:
+        options.add_session_config_entry(DISABLE_QUANT_QDQ, "1")
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return OrtSession(
+        session, path=path, threads=threads, graph_optimization=graph_optimization, kind=kind,
+        exact=exact,
+    )
+
+
+def session_options(threads: int, graph_optimization: GraphOptimization) -> Any:
+    """``SessionOptions`` every ONNX Runtime session of a run shares, whatever its provider:
+    ``threads`` intra-op threads, one inter-op thread, sequential execution, the recipe's graph
+    optimization level."""
+    import onnxruntime as ort
+
     levels = {
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
@@ -137,10 +153,4 @@ def open_session(
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = levels[graph_optimization]
-    if exact:
-        options.add_session_config_entry(DISABLE_QUANT_QDQ, "1")
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return OrtSession(
-        session, path=path, threads=threads, graph_optimization=graph_optimization, kind=kind,
-        exact=exact,
-    )
+    return options
