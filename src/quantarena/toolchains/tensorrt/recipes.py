@@ -107,7 +107,7 @@ class EngineKnobs(Recipe):
     """Builder settings shared by every engine variant."""
 
     # the optimization profile covers batch 1..max_batch
-    max_batch: int = Field(32, ge=1)
+    max_batch: int = Field(64, ge=1)  # covers --device cuda's batch-64 throughput pass
     # the batch TensorRT tunes kernels for; None: max_batch
     opt_batch: int | None = Field(None, ge=1)
     # workspace memory pool limit
