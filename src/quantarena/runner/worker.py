@@ -97,7 +97,6 @@ def run_measure(job: MeasureJob) -> Measurements:
         accuracy_unavailable=accuracy_reason,
     )
     run.measured.timings = Timings(load_seconds=load_seconds, first_inference_ms=first_ms)
-    run.measured.runtime = session.info()
     meters = default_meters()
     if job.scenarios is not None and job.scenarios.enabled and job.data is not None:
         from quantarena.serving.meter import ScenariosMeter
@@ -108,7 +107,11 @@ def run_measure(job: MeasureJob) -> Measurements:
             spec=ModelBundle.load(job.bundle).preprocessing, folder=folder,
             root=folder.parent.parent, threads=job.threads,
         ))
-    return measure_all(run, meters)
+    measured = measure_all(run, meters)
+    # Read after measuring: what ran, as it ran; and a session may profile one call to say which
+    # kernels it launched (a GPU profiler attached before timing could slow what it timed).
+    measured.runtime = session.info()
+    return measured
 
 
 def execute(job: PrepareJob | BuildJob | MeasureJob) -> JobOutcome[BaseModel]:
