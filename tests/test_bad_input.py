@@ -103,7 +103,7 @@ def test_the_calibration_knobs_found_cover_each_calibrating_toolchain() -> None:
         ("openvino:int8-accuracy-control", {"max_drop": 1.5}),
         ("openvino:int8-accuracy-control", {"validation_fraction": 1.0}),
         ("tensorrt:int8", {"max_batch": 0}),
-        ("tensorrt:int8", {"opt_batch": 64}),
+        ("tensorrt:int8", {"opt_batch": 128}),  # above the default max_batch (64)
     ],
 )
 def test_other_recipe_knobs_out_of_range_are_config_errors(
