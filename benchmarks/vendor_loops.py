@@ -11,6 +11,9 @@ MODE is one of:
   ``model(x)`` under ``torch.inference_mode()``.
 - ``pytorch-pt2e``: ``torch.export.load(...).module()`` compiled with Inductor and freezing, as
   torchao's PT2E x86 tutorial deploys a converted program.
+- ``openvino-own-clock``: quantarena's OpenVINO session, timed by the same window loop, but the
+  window's median is of OpenVINO's own clock (``InferRequest.latency``, what ``benchmark_app``
+  reports) over the same calls: the two tools compared with one clock.
 - ``quantarena-pass``: quantarena's own per-variant latency pass (the ``latency_ms`` of a row:
   warm-up until stable, then calls until count, duration and CI target) on the variant's session,
   one full pass per request; its reply's median is the pass's p50.
@@ -131,6 +134,35 @@ def quantarena_pass(job: TimingJob, measure: dict[str, Any]) -> Callable[[], Win
     return one_pass
 
 
+def openvino_own_clock(job: TimingJob) -> Callable[[TimeRequest], WindowReply]:
+    """Windows of quantarena's OpenVINO ``session.run`` whose median is OpenVINO's own
+    ``InferRequest.latency`` of the timed calls (the warm-up calls' readings are dropped)."""
+    from quantarena.data.cache import read_head
+    from quantarena.toolchains.registry import recipe_from_payload
+
+    toolchain, recipe = recipe_from_payload(job.recipe)
+    session: Any = toolchain.load(job.artifact, recipe, job.threads)
+    images = read_head(job.evaluation, IMAGES)
+    inputs = [np.ascontiguousarray(images[i : i + 1]) for i in range(len(images))]
+    readings: list[float] = []
+
+    def run(x: np.ndarray) -> Any:
+        out = session.run(x)
+        readings.append(float(session.request.latency))
+        return out
+
+    for i in range(RAW_WARMUP_CALLS):
+        run(inputs[i % len(inputs)])
+
+    def serve(request: TimeRequest) -> WindowReply:
+        readings.clear()
+        reply = time_window(run, inputs, request)
+        timed = readings[-reply.calls:]
+        return reply.model_copy(update={"median_ms": float(np.median(timed))})
+
+    return serve
+
+
 def main(argv: list[str]) -> int:
     mode, job_path = argv[0], Path(argv[1])
     replies = protocol_channel()
@@ -147,6 +179,8 @@ def main(argv: list[str]) -> int:
 
             def serve(_request: TimeRequest) -> WindowReply:
                 return one_pass()
+        elif mode == "openvino-own-clock":
+            serve = openvino_own_clock(job)
         else:
             from quantarena.data.cache import read_head
 

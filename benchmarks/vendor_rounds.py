@@ -8,6 +8,8 @@ variant with an artifact:
 - ``quantarena``: the variant's timing worker, as a run's interleaved phase times it;
 - ``quantarena pass``: quantarena's per-variant latency pass (the row's ``latency_ms``), one full
   pass per round on a session loaded once (``--no-pass`` leaves it out);
+- ``quantarena, OpenVINO's clock``: the same session and window loop, the median read from
+  OpenVINO's own ``InferRequest.latency`` (what ``benchmark_app`` reports): one clock for both;
 - the runtime's own tool: OpenVINO's ``benchmark_app`` (started afresh each round, its reported
   median), ONNX Runtime's and PyTorch's plain loops (``vendor_loops.py``).
 
@@ -44,6 +46,8 @@ from run_artifacts import LoopWorker, RunArtifacts
 MEDIAN = re.compile(r"Median:\s+([0-9.]+)\s*(ms|us)\b")
 COUNT = re.compile(r"Count:\s+([0-9]+)\s*iterations")
 QA, PASS = "quantarena", "quantarena pass"
+#: quantarena's OpenVINO session, its windows' medians read from OpenVINO's own clock
+OWN_CLOCK = "quantarena, OpenVINO's clock"
 
 #: the runtime's own loop for a variant, by (toolchain, recipe); OpenVINO's is benchmark_app
 RAW_LOOPS = {
@@ -113,6 +117,8 @@ def sources_for(run: RunArtifacts, workdir: Path, with_pass: bool,
             sources[f"{PASS} {name}"] = LoopWorker("quantarena-pass", planned.slug, job,
                                                    launcher, measure)
         if toolchain == "openvino":
+            sources[f"{OWN_CLOCK} {name}"] = LoopWorker("openvino-own-clock", planned.slug, job,
+                                                        launcher)
             for label, only in (("benchmark_app", True), ("benchmark_app full", False)):
                 sources[f"{label} {name}"] = BenchmarkApp(job.artifact, threads, bm_seconds,
                                                           workdir, only)
@@ -157,6 +163,15 @@ def report(medians: dict[str, list[float | None]], rows: list[str]) -> dict[str,
             shown_ratio = f"{ratio:.3f}" if ratio is not None else "n/a"
             print(f"{'':<20} {tool:<22} {_median(medians[key]):7.3f}   "
                   f"ratio {shown_ratio} {shown_ci}")
+        clock = medians.get(f"{OWN_CLOCK} {variant}")
+        bm = medians.get(f"benchmark_app {variant}")
+        if clock is not None and bm is not None:
+            pair = PairedSpeedup.of(f"benchmark_app {variant}", f"{OWN_CLOCK} {variant}", bm, clock)
+            if pair.speedup and pair.ci95:
+                ci = sorted(1.0 / c for c in pair.ci95)
+                line["own_clock_vs_benchmark_app"] = {"ratio": 1.0 / pair.speedup, "ci95": ci}
+                print(f"{'':<20} same clock: quantarena (OpenVINO's clock) / benchmark_app "
+                      f"{1.0 / pair.speedup:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
         out[variant] = line
     return out
 
