@@ -65,6 +65,9 @@ def open_session(artifact: Path, recipe: CudaRecipe, device: Any) -> CudaSession
     module, input_shape = rebuild(artifact, recipe)
     module = module.to(device)
     if recipe.compile_mode is not None:
+        from quantarena.toolchains.pytorch.runtime import RECOMPILE_LIMIT
+
+        torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT  # one graph per batch shape
         module = torch.compile(module, mode=recipe.compile_mode, dynamic=False)
     session = CudaSession(module, recipe, device)
     session.run(np.zeros((LOAD_BATCH, *input_shape), dtype=np.float32))
