@@ -20,7 +20,7 @@ from quantarena.serving.accuracy import agreement
 from quantarena.serving.harness import Harness, ScenarioError
 from quantarena.serving.meter import jpeg_paths
 from quantarena.serving.qsl import CachedImages, JpegFiles
-from quantarena.serving.server_search import find_max_qps, queries_needed
+from quantarena.serving.server_search import find_max_qps, idle_slowdown, queries_needed
 from quantarena.serving.summary import SummaryError, parse_summary
 from serving_fixtures import TINY, evaluation, served, session
 
@@ -218,3 +218,29 @@ def test_a_bound_no_query_can_meet_skips_the_search(evaluation: Path, tmp_path: 
     assert search.trials == [] and search.max_qps is None
     assert search.stopped is not None and "a query alone takes 6.0 ms" in search.stopped
     assert not list(tmp_path.iterdir())  # no LoadGen run was started
+
+
+def test_a_session_slower_after_idle_gaps_gets_the_note(evaluation: Path, tmp_path: Path) -> None:
+    """A session whose call after an idle gap takes 25 ms (a runtime whose threads sleep
+    between sparse queries) and 1 ms back to back: at 20 QPS (gaps of ~50 ms) nearly every call
+    is over the 20 ms bound, no rate tried is VALID, and the search says why lower rates were
+    not easier, with the measured slowdown."""
+    last = [0.0]
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        now = time.perf_counter()
+        time.sleep(0.025 if now - last[0] > 0.004 else 0.001)
+        last[0] = time.perf_counter()
+        return np.zeros((len(batch), 10), dtype=np.float32)
+
+    config = TINY.model_copy(update={"latency_bound_ms": 20.0, "server_queries": 100,
+                                     "server_search_steps": 1, "min_duration_s": 0.1})
+    harness = Harness(run=run, library=CachedImages(load_split(evaluation)), config=config,
+                      mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
+                      batch1_s=0.001)
+    search = find_max_qps(harness, upper_qps=40.0)  # one step: 20 QPS
+    assert search.max_qps is None
+    assert search.idle_note is not None and search.idle_note.startswith("at 20 QPS its calls")
+    assert "slows after idle gaps" in search.idle_note
+    assert idle_slowdown(16.2, 6.37, 2.71) is not None  # PT2E, measured
+    assert idle_slowdown(100.0, 1.2, 1.0) is None  # 1.2x: no note

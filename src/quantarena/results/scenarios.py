@@ -65,6 +65,10 @@ class ServerSearch(Block):
     floor_qps: float | None = None
     #: why the search ended before its last step, or never ran
     stopped: str | None = None
+    #: when no rate was VALID and the calls at the lowest rate ran much slower than back to
+    #: back: the runtime slows after idle gaps, so lower rates were not easier (see
+    #: ``server_search.idle_slowdown``)
+    idle_note: str | None = None
 
     def best(self) -> ScenarioRun | None:
         valid = [t for t in self.trials if t.summary.valid and t.summary.target_qps is not None]
@@ -143,4 +147,6 @@ class Scenarios(Block):
                     f"Server ({search.mode}): no tried QPS kept p99 within "
                     f"{search.latency_bound_ms:g} ms"
                 )
+            if search.idle_note is not None:
+                notes.append(f"Server ({search.mode}): {search.idle_note}")
         return notes

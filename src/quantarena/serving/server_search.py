@@ -29,6 +29,8 @@ from quantarena.serving.harness import Harness
 Log = Callable[[str], None]
 #: longest a single Server run of the search may last (its query count at its rate)
 TRIAL_CAP_S = 60.0
+#: calls at the lowest tried rate this many times slower than back to back get a note
+IDLE_SLOWDOWN = 1.5
 
 
 _PROCESSED = re.compile(r"Processed (\d+) queries")
@@ -99,7 +101,29 @@ def find_max_qps(
             high = qps
     best = search.best()
     search.max_qps = best.summary.target_qps if best is not None else None
+    lowest = min(search.trials, key=lambda t: t.summary.target_qps or math.inf, default=None)
+    if best is None and lowest is not None and "p50" in lowest.inference_ms:
+        search.idle_note = idle_slowdown(
+            lowest.summary.target_qps or 0.0, lowest.inference_ms["p50"],
+            harness.batch1_s * 1000.0,
+        )
     return search
+
+
+def idle_slowdown(qps: float, call_p50_ms: float, back_to_back_ms: float) -> str | None:
+    """Why a search that found no VALID rate may have missed one: the session's calls at the
+    lowest rate tried were much slower than back to back. Bisection assumes a lower rate is
+    easier; a runtime whose threads sleep between sparse queries (measured: PT2E on a 2-core
+    EPYC, 6.4 ms median calls at 16 QPS against 2.7 ms back to back) breaks that, and its VALID
+    rates, if any, lie in a band the halving steps can jump over."""
+    if back_to_back_ms <= 0 or call_p50_ms < IDLE_SLOWDOWN * back_to_back_ms:
+        return None
+    return (
+        f"at {qps:g} QPS its calls took {call_p50_ms:.2f} ms at the median, "
+        f"{call_p50_ms / back_to_back_ms:.1f}x the {back_to_back_ms:.2f} ms of back-to-back "
+        "calls: it slows after idle gaps, so lower rates were not easier, and the bisection "
+        "(which assumes they are) may have stepped over VALID rates in between"
+    )
 
 
 def _say(log: Log | None, harness: Harness, step: int, qps: float, trial: ScenarioRun,
