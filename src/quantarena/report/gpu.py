@@ -26,7 +26,7 @@ NOTE = (
     "is N / compute p50. Memory: the caching allocator's peak (torch only) and NVML's per-process "
     "figure. Energy: the hardware counters over the largest throughput window (NVML's for the "
     "GPU, plus RAPL's CPU package where readable; results.json lists the sources). Clock and "
-    "P-state as read after the batch-1 pass."
+    "P-state as read after the last pass."
 )
 
 
