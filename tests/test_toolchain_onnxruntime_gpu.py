@@ -27,7 +27,7 @@ from quantarena.data.cache import ImageArray
 from quantarena.errors import ConfigError, ModelError, ToolchainUnavailable
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import RUNS_ON_CPU, Unavailable
-from quantarena.toolchains import BuildOutcome, get_toolchain
+from quantarena.toolchains import BuildOutcome, base, get_toolchain
 from quantarena.toolchains.base import BuildFacts, Built, Needs, Recipe, Session, Toolchain
 from quantarena.toolchains.gpu import nvidia_gpu_problem
 from quantarena.toolchains.onnxruntime import gpu_providers
@@ -47,14 +47,6 @@ GPU_VARIANTS = {
     "cuda-fp32": "fp32", "cuda-fp16": "fp16", "tensorrt-fp16": "fp16", "tensorrt-int8": "int8",
 }
 NO_GPU_BUILD = f"onnxruntime-gpu not installed ({GPU_BUILD_HINT})"
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +115,7 @@ def test_without_a_gpu_every_variant_gives_the_gpu_reason() -> None:
 def test_past_the_gpu_check_the_reason_names_onnxruntime_gpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if _installed("onnxruntime-gpu"):
+    if base._installed("onnxruntime-gpu"):  # the check Needs.distributions uses
         pytest.skip("onnxruntime-gpu is installed here")
     monkeypatch.setattr("quantarena.toolchains.base.nvidia_gpu_problem", lambda: None)
     toolchain = get_toolchain("onnxruntime")

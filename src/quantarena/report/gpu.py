@@ -8,6 +8,7 @@ a ``gpu`` block, so a CPU report carries no empty GPU columns.
 
 from __future__ import annotations
 
+from quantarena.report import table_section
 from quantarena.results.gpu import GpuMeasurement, GpuTiming
 from quantarena.results.schema import Results, VariantResult
 
@@ -69,22 +70,8 @@ def gpu_rows(results: Results) -> list[list[str]]:
 
 
 def markdown_section(results: Results) -> list[str]:
-    rows = gpu_rows(results)
-    if not rows:
-        return []
-    lines = ["", "## GPU", "", NOTE, "",
-             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    return table_section.markdown_section("GPU", NOTE, HEADERS, gpu_rows(results))
 
 
 def html_section(results: Results) -> str:
-    from quantarena.report.html_blocks import e
-
-    rows = gpu_rows(results)
-    if not rows:
-        return ""
-    head = "".join(f"<th>{e(h)}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return (f"<h2>GPU</h2><p class=\"note\">{e(NOTE)}</p><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    return table_section.html_section("GPU", NOTE, HEADERS, gpu_rows(results))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from quantarena.report import table_section
 from quantarena.report.chart_specs import Chart
 from quantarena.results.scenarios import Scenarios, ServerSearch
 from quantarena.results.schema import Results, VariantResult
@@ -193,24 +194,15 @@ def serving_note(results: Results) -> str:
     return text
 
 
+TITLE = "Serving scenarios (MLPerf LoadGen)"
+
+
 def markdown_section(results: Results) -> list[str]:
     rows = serving_rows(results)
-    if not rows:
-        return []
-    lines = ["", "## Serving scenarios (MLPerf LoadGen)", "", serving_note(results), "",
-             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+    return table_section.markdown_section(TITLE, serving_note(results) if rows else "", HEADERS,
+                                          rows)
 
 
 def html_section(results: Results) -> str:
-    from quantarena.report.html_blocks import e
-
     rows = serving_rows(results)
-    if not rows:
-        return ""
-    head = "".join(f"<th>{e(h)}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return (f"<h2>Serving scenarios (MLPerf LoadGen)</h2><p class=\"note\">"
-            f"{e(serving_note(results))}</p><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    return table_section.html_section(TITLE, serving_note(results) if rows else "", HEADERS, rows)

@@ -32,6 +32,7 @@ from quantarena.toolchains.onnxruntime.gpu_providers import (
 )
 from quantarena.toolchains.onnxruntime.gpu_recipes import TENSORRT, OrtGpuRecipe, ProviderOptions
 from quantarena.toolchains.onnxruntime.runtime import session_options
+from quantarena.toolchains.torch_stream import stream_access
 
 #: The folder, next to the model, where the TensorRT provider caches its engines.
 ENGINE_CACHE = "trt-engine-cache"
@@ -227,27 +228,9 @@ class OrtGpuSession:
         allocates outside torch's caching allocator: no allocator peak."""
         if self.stream is None or self.device.type != "cuda":
             return RUNS_ON_CPU
-        from quantarena.toolchains.tensorrt.runtime import pci_bus_id
-
-        torch, stream = self.torch, self.stream
-        props = torch.cuda.get_device_properties(self.device)
-
-        def mark() -> Any:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record(stream)
-            return event
-
-        return GpuAccess(
-            device_name=str(props.name),
-            device_index=int(self.device.index or 0),
-            pci_bus_id=pci_bus_id(props),
-            stage=self._stage,
-            mark=mark,
-            synchronize=stream.synchronize,
-            allocator_peak_mb=lambda: None,
-            reset_allocator_peak=lambda: None,
-            runtime=f"ONNX Runtime {self.ort.__version__} {self.session.get_providers()[0]}",
-        )
+        runtime = f"ONNX Runtime {self.ort.__version__} {self.session.get_providers()[0]}"
+        return stream_access(self.torch, self.device, self.stream, self._stage, runtime,
+                             torch_allocator=False)
 
 
 def _fixed(dims: list[Any], name: str) -> tuple[int, ...]:

@@ -21,6 +21,7 @@ from quantarena.results.measurements import Unavailable
 from quantarena.toolchains.base import Recipe
 from quantarena.toolchains.pytorch_cuda.build import stored_dtype, torch_dtype
 from quantarena.toolchains.pytorch_cuda.recipes import CudaInt8, CudaRecipe
+from quantarena.toolchains.torch_stream import stream_access
 
 #: Batch compiled during ``load`` (the latency pass runs at batch 1).
 LOAD_BATCH = 1
@@ -259,30 +260,10 @@ class CudaSession:
         """The session's stream, events on it and its staged call."""
         if not self.on_gpu or self.stream is None:
             return Unavailable(reason=f"the session runs on {self.device}, not a CUDA device")
-        from quantarena.toolchains.tensorrt.runtime import pci_bus_id
-
-        torch, stream = self.torch, self.stream
-        props = torch.cuda.get_device_properties(self.device)
-
-        def mark() -> Any:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record(stream)
-            return event
-
-        def peak() -> float | None:
-            return float(torch.cuda.max_memory_allocated(self.device)) / 2**20
-
-        return GpuAccess(
-            device_name=str(props.name),
-            device_index=int(self.device.index or 0),
-            pci_bus_id=pci_bus_id(props),
-            stage=self.stage,
-            mark=mark,
-            synchronize=stream.synchronize,
-            allocator_peak_mb=peak,
-            reset_allocator_peak=lambda: torch.cuda.reset_peak_memory_stats(self.device),
-            runtime=f"torch {torch.__version__} CUDA {torch.version.cuda}",
-        )
+        torch = self.torch
+        return stream_access(torch, self.device, self.stream, self.stage,
+                             f"torch {torch.__version__} CUDA {torch.version.cuda}",
+                             torch_allocator=True)
 
 
 def profile_kernels(session: CudaSession, on_gpu: bool) -> list[str]:

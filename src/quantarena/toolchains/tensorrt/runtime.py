@@ -26,6 +26,7 @@ from quantarena.toolchains.base import Recipe, Session
 from quantarena.toolchains.onnxruntime import runtime as ort_runtime
 from quantarena.toolchains.tensorrt.engine import import_tensorrt
 from quantarena.toolchains.tensorrt.recipes import SIMULATED_TIMING, EngineKnobs, TrtInt8Simulated
+from quantarena.toolchains.torch_stream import pci_bus_id, stream_access
 
 
 def load(artifact: Path, recipe: Recipe, threads: int) -> Session:
@@ -203,25 +204,8 @@ class TrtSession:
         """The engine's stream, events on it, and ``run`` staged. TensorRT allocates its memory
         outside torch's caching allocator, so there is no allocator peak (NVML's per-process
         figure is the one that counts)."""
-        torch, stream = self.torch, self.stream
-        props = torch.cuda.get_device_properties(self.device)
-
-        def mark() -> Any:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record(stream)
-            return event
-
-        return GpuAccess(
-            device_name=str(props.name),
-            device_index=int(self.device.index or 0),
-            pci_bus_id=pci_bus_id(props),
-            stage=self._stage,
-            mark=mark,
-            synchronize=stream.synchronize,
-            allocator_peak_mb=lambda: None,
-            reset_allocator_peak=lambda: None,
-            runtime=f"TensorRT {self.trt.__version__}",
-        )
+        return stream_access(self.torch, self.device, self.stream, self._stage,
+                             f"TensorRT {self.trt.__version__}", torch_allocator=False)
 
     def info(self) -> dict[str, Any]:
         """TensorRT version, GPU, engine and device memory, energy counter availability."""
@@ -281,17 +265,6 @@ def device_memory(torch: Any, device: Any) -> dict[str, Any]:
             "device_memory_source": "cuda mem_get_info (whole GPU, includes other processes)",
             "energy_counter": f"unavailable: NVML not usable ({type(exc).__name__})",
         }
-
-
-def pci_bus_id(props: Any) -> str | None:
-    """NVML's form of the device's PCI address ("00000000:1B:00.0") from torch's device
-    properties, or ``None`` when torch does not report it."""
-    bus = getattr(props, "pci_bus_id", None)
-    domain = getattr(props, "pci_domain_id", 0)
-    dev = getattr(props, "pci_device_id", None)
-    if bus is None or dev is None:
-        return None
-    return f"{domain:08x}:{bus:02x}:{dev:02x}.0"
 
 
 def _nvml_handle(pynvml: Any, torch: Any, device: Any) -> Any:
