@@ -170,6 +170,16 @@ def table(out: dict[str, Any], variants: list[str]) -> None:
                 s = out[mode][cond]["speedups"][v]["speedup"]
                 cells.append(f"{s:.2f}× {s / q - 1:+.1%} {inside(s, ci)}")
             print(f"{v:<18} {mode:<12} {cells[0]:>22} {cells[1]:>20} {cells[2]:>20}")
+    print("\ndoes each interleaved run's own 95% CI cover the quiet run's speed-up? (the CI a "
+          "user reads from a loaded run is honest when it does)")
+    for v in variants[1:]:
+        q = out["interleaved"]["quiet"]["speedups"][v]["speedup"]
+        cells = []
+        for cond in ("loaded", "quiet again"):
+            own = out["interleaved"][cond]["speedups"][v]["ci95"]
+            span = f"[{own[0]:.2f}, {own[1]:.2f}]" if own else "no CI"
+            cells.append(f"{cond} {span} {'covers' if inside(q, own) == 'inside' else 'MISSES'}")
+        print(f"{v:<18} quiet {q:.2f}×   " + "   ".join(cells))
     for mode in ("interleaved", "sequential"):
         loaded = out[mode]["loaded"]
         print(f"{mode}: quiet {out[mode]['quiet']['seconds']:.0f} s, loaded "

@@ -6,7 +6,9 @@ variant, this alternates blocks of back-to-back batch-1 calls with blocks of cal
 by an idle gap (``--gap-ms``), on the same loaded session and the same real images, and prints
 each block kind's median call and their ratio (median over blocks). A ratio well above 1 means
 the runtime slows after idling (threads asleep, caches or clocks gone cold), so its Server
-latency at low rates is worse than at higher ones.
+latency at low rates is worse than at higher ones. A third block kind spends the gap
+busy-waiting on the calling thread (as the Server SUT does with ``server_idle: spin``): how much
+of the slowdown comes from that thread's core going idle.
 
     .venv/bin/python benchmarks/idle_gaps.py --run runs/demo
 
@@ -45,24 +47,32 @@ def one_variant(job_json: str, gap_ms: float, blocks: int, calls: int) -> dict[s
     for i in range(30):
         session.run(inputs[i % len(inputs)])
 
-    def block(gap_s: float) -> float:
+    def block(gap_s: float, spin: bool) -> float:
         times = []
         for i in range(calls):
-            if gap_s:
+            if gap_s and spin:
+                until = time.perf_counter() + gap_s
+                while time.perf_counter() < until:
+                    pass
+            elif gap_s:
                 time.sleep(gap_s)
             t0 = time.perf_counter()
             session.run(inputs[i % len(inputs)])
             times.append(time.perf_counter() - t0)
         return statistics.median(times) * 1e3
 
-    tight, gapped = [], []
+    kinds: dict[str, list[float]] = {"tight": [], "sleep": [], "spin": []}
     for b in range(blocks):
-        for kind in ((0.0, 1.0) if b % 2 else (1.0, 0.0)):
-            (gapped if kind else tight).append(block(gap_ms / 1e3 * kind))
-    ratios = [g / t for g, t in zip(gapped, tight, strict=True)]
-    return {"back_to_back_ms": statistics.median(tight), "after_gap_ms": statistics.median(gapped),
+        order = list(kinds) if b % 2 else list(kinds)[::-1]
+        for kind in order:
+            kinds[kind].append(block(0.0 if kind == "tight" else gap_ms / 1e3, kind == "spin"))
+    ratios = [g / t for g, t in zip(kinds["sleep"], kinds["tight"], strict=True)]
+    spin = [g / t for g, t in zip(kinds["spin"], kinds["tight"], strict=True)]
+    return {"back_to_back_ms": statistics.median(kinds["tight"]),
+            "after_gap_ms": statistics.median(kinds["sleep"]),
+            "after_spin_ms": statistics.median(kinds["spin"]),
             "ratio": statistics.median(ratios), "ratio_min": min(ratios),
-            "ratio_max": max(ratios)}
+            "ratio_max": max(ratios), "spin_ratio": statistics.median(spin)}
 
 
 def main() -> None:
@@ -95,7 +105,8 @@ def main() -> None:
         r = json.loads(lines[-1])
         print(f"{name:<26} back to back {r['back_to_back_ms']:7.2f} ms   after gap "
               f"{r['after_gap_ms']:7.2f} ms   ratio {r['ratio']:.2f} "
-              f"[{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]")
+              f"[{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]   after a busy gap "
+              f"{r['after_spin_ms']:7.2f} ms   ratio {r['spin_ratio']:.2f}")
 
 
 if __name__ == "__main__":

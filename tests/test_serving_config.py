@@ -33,6 +33,9 @@ def test_yaml_list_shorthand_and_mapping(tmp_path: Path) -> None:
     merged = load_config(full, {"scenarios": {"latency_bound_ms": "10"}})
     assert merged.scenarios.scenarios == ["offline"]
     assert merged.scenarios.server_max_batch == 4 and merged.scenarios.latency_bound_ms == 10.0
+    assert merged.scenarios.server_idle == "sleep"  # the default: the core may go idle
+    spun = load_config(full, {"scenarios": {"server_idle": "spin"}})
+    assert spun.scenarios.server_idle == "spin"
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,7 @@ def test_yaml_list_shorthand_and_mapping(tmp_path: Path) -> None:
         ({"scenarios": ["offline"], "modes": []}, "at least one mode"),
         ({"latency_bound_ms": 0}, "scenarios.latency_bound_ms"),
         ({"scenarios": ["batch"]}, "scenarios.scenarios"),
+        ({"server_idle": "nap"}, "scenarios.server_idle"),
     ],
 )
 def test_bad_values_are_one_config_error(overrides: dict[str, object], message: str) -> None:

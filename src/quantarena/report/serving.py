@@ -187,7 +187,8 @@ def serving_note(results: Results) -> str:
         f"MLPerf LoadGen {cfg.get('loadgen', '')}, {official}; Server: Poisson arrivals, p99 "
         f"bound {cfg.get('latency_bound_ms')} ms, dynamic batching up to "
         f"{cfg.get('server_max_batch')} samples waiting at most {cfg.get('server_max_wait_ms')} "
-        f"ms, {cfg.get('server_search_steps')} bisection steps."
+        f"ms, {cfg.get('server_search_steps')} bisection steps; between queries the SUT "
+        f"{'polls (spin)' if cfg.get('server_idle') == 'spin' else 'sleeps'}."
     )
     if pre:
         text += f" End to end: {pre.get('library')}, {pre.get('threads')} decoding thread(s)."

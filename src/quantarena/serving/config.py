@@ -58,6 +58,11 @@ class ScenarioConfig(BaseModel):
         0.0, ge=0, description="Server: longest a query waits for others to batch with (0: "
         "batch what is queued when the model is free)",
     )
+    server_idle: Literal["sleep", "spin"] = Field(
+        "sleep", description="Server: how the SUT waits for the next query: sleep (on the "
+        "queue, the core goes idle) or spin (poll it, keeping the serving core busy between "
+        "queries: calls after an idle gap run faster on a VM, at the cost of that core)",
+    )
     server_search_steps: int = Field(
         6, ge=1, le=20, description="Server: bisection steps of the max-QPS search"
     )

@@ -142,6 +142,7 @@ class Harness:
             summary=parse_summary(out / "mlperf_log_summary.txt", self.root),
             max_batch=sut.max_batch,
             max_wait_ms=sut.max_wait_s * 1000.0,
+            idle="spin" if sut.spin else "sleep",
             batches={str(k): v for k, v in sorted(sut.batches.items())},
             preprocess_ms=_spread_ms(self.library.preprocess_seconds),
             inference_ms=_spread_ms(sut.inference_seconds),
@@ -171,7 +172,8 @@ class Harness:
         settings = self.settings(scenario, accuracy=accuracy, target_qps=target_qps,
                                  queries=queries)
         sut = BatchingSut(
-            self.run, self.library, max_batch=max_batch, max_wait_s=max_wait_s, pad=pad
+            self.run, self.library, max_batch=max_batch, max_wait_s=max_wait_s, pad=pad,
+            spin=scenario == "server" and not accuracy and self.config.server_idle == "spin",
         )
         self.library.preprocess_seconds.clear()
         qsl = lg.ConstructQSL(

@@ -17,7 +17,9 @@ performance and accuracy mode alike.
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -28,20 +30,35 @@ import numpy as np
 from quantarena.serving.qsl import SampleLibrary
 
 RunFn = Callable[[np.ndarray], Any]
+#: the interpreter's switch interval while the SUT spins (default 5 ms: a query's hand-over
+#: could wait that long for the GIL)
+SPIN_SWITCH_S = 5e-5
 #: LoadGen's (id, index) of one query sample
 Pending = tuple[int, int]
 
 
 class BatchingSut:
     """``pad``: fill every batch up to ``max_batch`` by repeating its first image, so the runtime
-    sees one batch shape (as in the accuracy pass); off for Server, whose batches vary."""
+    sees one batch shape (as in the accuracy pass); off for Server, whose batches vary.
+
+    ``spin``: wait for the next query by polling instead of sleeping on the queue. A sleeping
+    serving thread lets its core go idle, and on a VM the first call after an idle gap runs
+    slower (``benchmarks/idle_gaps.py``, 2-core EPYC: PT2E 2.4 ms back to back, 15.2 ms after a
+    60 ms sleep, 3.9 ms after a 60 ms spin). Polling keeps the core busy at the cost of that
+    core while idle, as latency-tuned servers choose to. Each poll releases the GIL
+    (``os.sched_yield``, which returns at once; ``time.sleep(0)`` sleeps ~70 µs here, so the core
+    would still idle), and while spinning the interpreter's switch interval is ``SPIN_SWITCH_S``,
+    so LoadGen's issuing thread, which needs the GIL to hand over a query, waits at most that
+    long for it rather than the default 5 ms.
+    """
 
     def __init__(
         self, run: RunFn, library: SampleLibrary, *, max_batch: int, max_wait_s: float,
-        pad: bool = False,
+        pad: bool = False, spin: bool = False,
     ) -> None:
         self.run, self.library = run, library
         self.max_batch, self.max_wait_s, self.pad = max_batch, max_wait_s, pad
+        self.spin = spin
         self.batches: Counter[int] = Counter()
         #: seconds of each session call (inputs built before): what the model itself took
         self.inference_seconds: list[float] = []
@@ -63,10 +80,21 @@ class BatchingSut:
 
     def serve(self) -> None:
         """Answer queries until ``close``; run on the session's own thread."""
+        if not self.spin:
+            self._serve()
+            return
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(SPIN_SWITCH_S)
+        try:
+            self._serve()
+        finally:
+            sys.setswitchinterval(interval)
+
+    def _serve(self) -> None:
         pending: deque[Pending] = deque()
         while True:
             if not pending:
-                query = self._queries.get()
+                query = self._get(None)
                 if query is None:
                     return
                 pending.extend(query)
@@ -82,13 +110,28 @@ class BatchingSut:
         while len(pending) < self.max_batch:
             left = oldest + self.max_wait_s - time.perf_counter()
             try:
-                query = self._queries.get(timeout=left) if left > 0 else self._queries.get_nowait()
+                query = self._get(left) if left > 0 else self._queries.get_nowait()
             except queue.Empty:
                 return True
             if query is None:
                 return False
             pending.extend(query)
         return True
+
+    def _get(self, timeout: float | None) -> list[Pending] | None:
+        """The next query (``None``: ``close``), waiting at most ``timeout`` s (``None``: for
+        ever) by sleeping on the queue, or with ``spin`` by polling it; ``queue.Empty`` when the
+        time ran out."""
+        if not self.spin:
+            return self._queries.get(timeout=timeout)
+        until = None if timeout is None else time.perf_counter() + timeout
+        while True:
+            try:
+                return self._queries.get_nowait()
+            except queue.Empty:
+                if until is not None and time.perf_counter() >= until:
+                    raise
+                os.sched_yield()  # releases the GIL and returns at once: the core stays busy
 
     def _answer(self, samples: list[Pending]) -> None:
         import mlperf_loadgen as lg
