@@ -181,6 +181,17 @@ def test_early_stopping_alone_failing_a_run_asks_for_the_queries_loadgen_names()
     assert queries_needed(summary(True, True, "Run successful.")) is None
 
 
+def server_harness(
+    evaluation: Path, folder: Path, run: Any, harness: type[Harness] = Harness, **update: Any
+) -> Harness:
+    """A compute-mode harness over the cached split with ``run`` as the model: a 20 ms bound,
+    one search step, 0.1 s runs, unless ``update`` says otherwise."""
+    config = TINY.model_copy(update={"latency_bound_ms": 20.0, "server_search_steps": 1,
+                                     "min_duration_s": 0.1, **update})
+    return harness(run=run, library=CachedImages(load_split(evaluation)), config=config,
+                   mode="compute", folder=folder, root=folder, eval_batch=8, batch1_s=0.001)
+
+
 def test_a_run_short_of_queries_is_run_again_with_them(evaluation: Path, tmp_path: Path) -> None:
     """One stall over the bound in a short Server run: its p99 still meets the bound but LoadGen's
     early stopping cannot accept it; the search runs the rate again with the queries LoadGen
@@ -202,11 +213,7 @@ def test_a_run_short_of_queries_is_run_again_with_them(evaluation: Path, tmp_pat
             time.sleep(0.0215)
         return np.zeros((len(batch), 10), dtype=np.float32)
 
-    config = TINY.model_copy(update={"latency_bound_ms": 20.0, "server_queries": 300,
-                                     "server_search_steps": 1, "min_duration_s": 0.1})
-    harness = Counted(run=run, library=CachedImages(load_split(evaluation)), config=config,
-                      mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
-                      batch1_s=0.001)
+    harness = server_harness(evaluation, tmp_path, run, Counted, server_queries=300)
     search = find_max_qps(harness, upper_qps=200.0)  # one step: 100 QPS
     first, second, third = search.trials
     assert {t.summary.target_qps for t in search.trials} == {100.0}
@@ -244,11 +251,7 @@ def test_a_session_slower_after_idle_gaps_gets_the_note(evaluation: Path, tmp_pa
         last[0] = time.perf_counter()
         return np.zeros((len(batch), 10), dtype=np.float32)
 
-    config = TINY.model_copy(update={"latency_bound_ms": 20.0, "server_queries": 100,
-                                     "server_search_steps": 1, "min_duration_s": 0.1})
-    harness = Harness(run=run, library=CachedImages(load_split(evaluation)), config=config,
-                      mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
-                      batch1_s=0.001)
+    harness = server_harness(evaluation, tmp_path, run, server_queries=100)
     search = find_max_qps(harness, upper_qps=40.0)  # one step: 20 QPS
     assert search.max_qps is None
     assert search.idle_note is not None and search.idle_note.startswith("at 20 QPS its calls")
@@ -266,18 +269,15 @@ def test_a_spinning_server_keeps_its_core_busy_between_queries(
 ) -> None:
     """At 20 QPS a 1 ms model leaves the serving thread idle ~95% of the time: sleeping on the
     queue it uses almost no CPU; spinning it uses CPU for most of the run's wall time, the runs
-    are recorded as such, and both are VALID (the polls hand the GIL to LoadGen's issuing
-    thread, so queries are not held up)."""
+    are recorded as such, and both meet the bound at the same latency (the polls hand the GIL
+    to LoadGen's issuing thread, so queries are not held up)."""
 
     def run(batch: np.ndarray) -> np.ndarray:
         time.sleep(0.001)
         return np.zeros((len(batch), 10), dtype=np.float32)
 
-    config = TINY.model_copy(update={"server_queries": 40, "latency_bound_ms": 30.0,
-                                     "min_duration_s": 1.0, "server_idle": idle})
-    harness = Harness(run=run, library=CachedImages(load_split(evaluation)), config=config,
-                      mode="compute", folder=tmp_path, root=tmp_path, eval_batch=8,
-                      batch1_s=0.001)
+    harness = server_harness(evaluation, tmp_path, run, server_queries=40, latency_bound_ms=30.0,
+                             min_duration_s=1.0, server_idle=idle)
     cpu0, wall0 = time.thread_time(), time.perf_counter()
     trial = harness.test("server", target_qps=20.0)
     busy = (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
@@ -290,6 +290,7 @@ def test_a_spinning_server_keeps_its_core_busy_between_queries(
         assert busy > 0.5
     else:
         assert busy < 0.3
-    accuracy_sut_spins = harness.knobs("server", accuracy=True)  # accuracy mode never spins
-    assert accuracy_sut_spins == (8, 0.0, True)
+    assert harness.knobs("server", accuracy=False)[3] == (idle == "spin")
+    assert not harness.knobs("server", accuracy=True)[3]  # LoadGen's accuracy mode never spins
+    assert not harness.knobs("offline", accuracy=False)[3]  # no idle gaps to spin through
 

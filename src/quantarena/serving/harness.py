@@ -81,17 +81,19 @@ class Harness:
             self.library.unload(sorted(set(indices)))
             self.library.preprocess_seconds.clear()
 
-    def knobs(self, scenario: ScenarioName, accuracy: bool) -> tuple[int, float, bool]:
-        """(max batch, max wait in s, pad) of the SUT for ``scenario``."""
+    def knobs(self, scenario: ScenarioName, accuracy: bool) -> tuple[int, float, bool, bool]:
+        """(max batch, max wait in s, pad, spin) of the SUT for ``scenario``; only Server's
+        performance runs may spin (``server_idle``): the other scenarios leave no idle gaps."""
         if accuracy:
-            return self.eval_batch, 0.0, True
+            return self.eval_batch, 0.0, True, False
         if scenario == "server":
-            return self.config.server_max_batch, self.config.server_max_wait_ms / 1000.0, False
+            return (self.config.server_max_batch, self.config.server_max_wait_ms / 1000.0, False,
+                    self.config.server_idle == "spin")
         if scenario == "multi-stream":
-            return self.config.multi_stream_samples, 0.0, False
+            return self.config.multi_stream_samples, 0.0, False, False
         if scenario == "offline":
-            return self.offline_batch, 0.0, True
-        return 1, 0.0, False
+            return self.offline_batch, 0.0, True, False
+        return 1, 0.0, False, False
 
     def settings(self, scenario: ScenarioName, *, accuracy: bool, target_qps: float | None,
                  queries: int | None = None) -> Any:
@@ -162,7 +164,7 @@ class Harness:
     ) -> tuple[Path, BatchingSut]:
         import mlperf_loadgen as lg
 
-        max_batch, max_wait_s, pad = self.knobs(scenario, accuracy)
+        max_batch, max_wait_s, pad, spin = self.knobs(scenario, accuracy)
         out = self.folder / (label or scenario)
         out.mkdir(parents=True, exist_ok=True)
         log = lg.LogSettings()
@@ -173,7 +175,7 @@ class Harness:
                                  queries=queries)
         sut = BatchingSut(
             self.run, self.library, max_batch=max_batch, max_wait_s=max_wait_s, pad=pad,
-            spin=scenario == "server" and not accuracy and self.config.server_idle == "spin",
+            spin=spin,
         )
         self.library.preprocess_seconds.clear()
         qsl = lg.ConstructQSL(

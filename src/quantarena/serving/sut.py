@@ -43,13 +43,13 @@ class BatchingSut:
 
     ``spin``: wait for the next query by polling instead of sleeping on the queue. A sleeping
     serving thread lets its core go idle, and on a VM the first call after an idle gap runs
-    slower (``benchmarks/idle_gaps.py``, 2-core EPYC: PT2E 2.4 ms back to back, 15.2 ms after a
-    60 ms sleep, 3.9 ms after a 60 ms spin). Polling keeps the core busy at the cost of that
-    core while idle, as latency-tuned servers choose to. Each poll releases the GIL
-    (``os.sched_yield``, which returns at once; ``time.sleep(0)`` sleeps ~70 µs here, so the core
-    would still idle), and while spinning the interpreter's switch interval is ``SPIN_SWITCH_S``,
-    so LoadGen's issuing thread, which needs the GIL to hand over a query, waits at most that
-    long for it rather than the default 5 ms.
+    slower (``benchmarks/idle_gaps.py``, 2-core EPYC with AVX-512 VNNI: PT2E 2.4 ms back to
+    back, 15.2 ms after a 60 ms sleep, 3.9 ms after a 60 ms spin). Polling keeps the core
+    busy at the cost of that core while idle, as latency-tuned servers choose to. Each poll
+    releases the GIL (``os.sched_yield``, which returns at once; ``time.sleep(0)`` sleeps
+    ~70 µs here, so the core would still idle), and while spinning the interpreter's switch
+    interval is ``SPIN_SWITCH_S``, so LoadGen's issuing thread, which needs the GIL to hand
+    over a query, waits at most that long for it rather than the default 5 ms.
     """
 
     def __init__(
