@@ -2,9 +2,11 @@
 
 The Offline SUT gathers each batch's cached images into one array on its serving thread, then
 calls the session; the throughput pass times the call alone on a ready batch. In one process per
-variant, on one loaded session, this serves the same random order of cached images three ways,
-alternated: gathering each batch before its call, one batch gathered beforehand and reused (the
-throughput pass's view), and the next batch gathered by a second thread during the current call.
+variant, on one loaded session, this serves the same random order of cached images four ways,
+alternated: with the sample library the SUT uses (``CachedImages.inputs``: one ``np.take`` into
+a reused buffer, a row's view at batch 1), stacking each batch into a fresh array (what the
+library did before it kept a store), one batch gathered beforehand and reused (the throughput
+pass's view), and the next batch stacked by a second thread during the current call.
 
     .venv/bin/python benchmarks/offline_gather.py --run runs/demo \
         --variants openvino:int8=32,onnxruntime:int8=1
@@ -24,21 +26,27 @@ from typing import Any
 
 import numpy as np
 
-from quantarena.data.cache import read_head
+from quantarena.data.cache import load_split
+from quantarena.serving.qsl import CachedImages
 from quantarena.toolchains.registry import recipe_from_payload
 from run_artifacts import RunArtifacts
 
 IMAGES = 256
 
 
-def one_variant(session: Any, images: list[np.ndarray], batch: int, repeats: int,
+def one_variant(session: Any, library: CachedImages, batch: int, repeats: int,
                 passes: int) -> dict[str, float]:
     """img/s of each way of serving, median over alternated repetitions."""
+    images = library.loaded
     order = np.random.default_rng(0).permutation(np.tile(np.arange(len(images)), passes))
-    batches = [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
+    batches = [order[i : i + batch].tolist() for i in range(0, len(order) - batch + 1, batch)]
 
-    def gather(indices: np.ndarray) -> np.ndarray:
+    def gather(indices: list[int]) -> np.ndarray:
         return np.stack([images[i] for i in indices])
+
+    def library_gathering() -> None:
+        for indices in batches:
+            session.run(library.inputs(indices))
 
     ready = gather(batches[0])
     pool = ThreadPoolExecutor(max_workers=1)
@@ -60,7 +68,8 @@ def one_variant(session: Any, images: list[np.ndarray], batch: int, repeats: int
             session.run(inputs)
 
     forms: dict[str, Callable[[], None]] = {
-        "gathering each batch": gathering, "batch ready": ready_batch,
+        "sample library": library_gathering, "stacking each batch": gathering,
+        "batch ready": ready_batch,
         "next gathered during the call": overlapped,
     }
     for form in forms.values():
@@ -91,8 +100,9 @@ def main() -> None:
     for name, (_, job) in run.jobs.items():
         toolchain, recipe = recipe_from_payload(job.recipe)
         session = toolchain.load(job.artifact, recipe, job.threads)
-        images = [np.array(x, copy=True) for x in read_head(job.evaluation, IMAGES)]
-        rates = one_variant(session, images, int(wanted[name]), args.repeats, args.passes)
+        library = CachedImages(load_split(job.evaluation))
+        library.load(list(range(min(IMAGES, library.count))))
+        rates = one_variant(session, library, int(wanted[name]), args.repeats, args.passes)
         cells = "   ".join(f"{label} {rate:.1f}" for label, rate in rates.items())
         print(f"{name} @{wanted[name]}: {cells}")
 

@@ -22,6 +22,7 @@ from quantarena.serving.meter import jpeg_paths
 from quantarena.serving.qsl import CachedImages, JpegFiles
 from quantarena.serving.server_search import find_max_qps, idle_slowdown, queries_needed
 from quantarena.serving.summary import SummaryError, parse_summary
+from quantarena.serving.sut import top1_of
 from serving_fixtures import TINY, evaluation, served, session
 
 __all__ = ["evaluation", "served", "session"]  # fixtures, shared with the report's tests
@@ -115,6 +116,27 @@ def test_jpeg_library_decodes_exactly_what_the_cache_holds(
         assert len(jpegs.preprocess_seconds) == 3 and cached.preprocess_seconds == []
     finally:
         jpegs.close()
+
+
+def test_cached_library_gathers_from_one_store_without_fresh_arrays(evaluation: Path) -> None:
+    split = load_split(evaluation)
+    library = CachedImages(split)
+    library.load([3, 1])
+    library.load([1, 4, 2])  # a second load keeps the first one's samples
+    order = [4, 1, 4, 3, 2]
+    first = library.inputs(order)
+    assert np.array_equal(first, np.asarray(split.images)[order])
+    again = library.inputs([2, 3, 1, 4, 4])
+    assert again is first  # one buffer per batch size, reused: no allocation per batch
+    assert np.array_equal(again, np.asarray(split.images)[[2, 3, 1, 4, 4]])
+    single = library.inputs([3])
+    assert single.shape == (1, *split.images.shape[1:]) and single.flags.c_contiguous
+    assert np.shares_memory(single, library.store)  # a batch of one is its row, not a copy
+    assert np.array_equal(single[0], split.images[3])
+    library.unload([1, 2, 3, 4])
+    assert library.loaded == {} and len(library.store) == 0
+    with pytest.raises(KeyError):
+        library.inputs([1, 2])
 
 
 def test_a_failing_session_ends_the_test_with_one_line(
@@ -293,4 +315,20 @@ def test_a_spinning_server_keeps_its_core_busy_between_queries(
     assert harness.knobs("server", accuracy=False)[3] == (idle == "spin")
     assert not harness.knobs("server", accuracy=True)[3]  # LoadGen's accuracy mode never spins
     assert not harness.knobs("offline", accuracy=False)[3]  # no idle gaps to spin through
+    # back-to-back scenarios: the only wait is LoadGen's hand-over, spun through whatever is set
+    assert harness.knobs("single-stream", accuracy=False)[3]
+    assert harness.knobs("multi-stream", accuracy=False)[3]
 
+
+
+def test_top1_ranks_exactly_as_the_accuracy_pass_ties_and_nan_included() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((64, 1000)).astype(np.float32)
+    logits[3, [10, 700]] = 50.0  # a tie at the top: argsort's own pick must win
+    logits[5, [2, 3, 4]] = logits[5].max() + 1.0
+    logits[7, 11] = np.nan
+    logits[9] = 0.0  # every class tied
+    logits[12, 0] = np.inf
+    assert np.array_equal(top1_of(logits), np.argsort(-logits, axis=1)[:, 0])
+    ranked = top1_of(logits)
+    assert ranked[12] == 0 and ranked[0] == int(np.argmax(logits[0]))
