@@ -32,6 +32,9 @@ from quantarena.toolchains.registry import recipe_from_payload
 from run_artifacts import RunArtifacts
 
 IMAGES = 256
+#: distinct ready batches the cycled form takes turns with (4 × 19 MB at 32 images: more than
+#: the caches hold)
+CYCLED = 4
 
 
 def one_variant(session: Any, library: CachedImages, batch: int, repeats: int,
@@ -59,6 +62,12 @@ def one_variant(session: Any, library: CachedImages, batch: int, repeats: int,
         for _ in batches:
             session.run(ready)
 
+    distinct = [gather(indices) for indices in batches[:CYCLED]]
+
+    def ready_batches() -> None:
+        for k in range(len(batches)):
+            session.run(distinct[k % len(distinct)])
+
     def overlapped() -> None:
         following = pool.submit(gather, batches[0])
         for k in range(len(batches)):
@@ -69,7 +78,7 @@ def one_variant(session: Any, library: CachedImages, batch: int, repeats: int,
 
     forms: dict[str, Callable[[], None]] = {
         "sample library": library_gathering, "stacking each batch": gathering,
-        "batch ready": ready_batch,
+        "batch ready": ready_batch, f"{CYCLED} batches ready, cycled": ready_batches,
         "next gathered during the call": overlapped,
     }
     for form in forms.values():

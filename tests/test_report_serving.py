@@ -44,6 +44,8 @@ def test_table_sets_compute_beside_end_to_end(served: tuple[Scenarios, Path, Pat
     page = render_markdown(results)
     assert "## Serving scenarios (MLPerf LoadGen)" in page
     assert f"p99 bound {TINY.latency_bound_ms}" in page
+    # how the SUT waited, as the runs recorded it: back-to-back scenarios spin, Server sleeps
+    assert "the SUT polls (spin) in single-stream" in page and "sleeps in server" in page
     assert "Serving scenarios (MLPerf LoadGen)</h2>" in render_html(results)
 
 

@@ -187,12 +187,28 @@ def serving_note(results: Results) -> str:
         f"MLPerf LoadGen {cfg.get('loadgen', '')}, {official}; Server: Poisson arrivals, p99 "
         f"bound {cfg.get('latency_bound_ms')} ms, dynamic batching up to "
         f"{cfg.get('server_max_batch')} samples waiting at most {cfg.get('server_max_wait_ms')} "
-        f"ms, {cfg.get('server_search_steps')} bisection steps; between queries the SUT "
-        f"{'polls (spin)' if cfg.get('server_idle') == 'spin' else 'sleeps'}."
+        f"ms, {cfg.get('server_search_steps')} bisection steps; {_idle_text(first.scenarios)}."
     )
     if pre:
         text += f" End to end: {pre.get('library')}, {pre.get('threads')} decoding thread(s)."
     return text
+
+
+def _idle_text(s: Scenarios) -> str:
+    """How the SUT waited for queries, per scenario, as each run recorded it (runs before the
+    SUT could spin recorded "sleep")."""
+    ways: dict[str, list[str]] = {}
+    for run in [*s.runs, *(trial for search in s.server for trial in search.trials)]:
+        if run.scenario == "offline":
+            continue  # one query: nothing to wait for
+        way = "polls (spin)" if run.idle == "spin" else "sleeps"
+        if run.scenario not in ways.setdefault(way, []):
+            ways[way].append(run.scenario)
+    if not ways:
+        return "Offline only: the SUT never waits for a query"
+    return "between queries the SUT " + "; ".join(
+        f"{way} in {', '.join(scenarios)}" for way, scenarios in ways.items()
+    )
 
 
 TITLE = "Serving scenarios (MLPerf LoadGen)"

@@ -1,0 +1,154 @@
+"""Does a LoadGen scenario agree with the pass it should match, on the same session in the same
+process, side by side?
+
+- ``single-stream``: LoadGen's SingleStream p90 against quantarena's batch-1 latency pass (p90);
+- ``offline``: LoadGen's Offline samples/s against the fastest fixed-batch throughput pass
+  (the batch Offline runs at, as in a run).
+
+For every variant of a finished run (default ``runs/demo``) with an artifact, one fresh process
+(the run's threads, allocator and pinning, as a measuring worker) loads the artifact once, then
+alternates ``--reps`` times the pass (the run's own settings, on the worker's timing images) and
+the scenario (compute-only, through the serving harness ``--scenarios`` uses). Alternating in
+one process is what makes them comparable: separate phases of a run, minutes apart, differ by
+more than the serving path does on this kind of machine.
+
+Prints, per variant, each repetition's figures, the ratio scenario / pass with its range, and
+the pass's own spread between repetitions (the noise the ratio must be read against). For
+Offline it also prints the session call's mean inside Offline beside the pass's time per batch,
+so a gap splits into slower calls and time outside them (gathering, LoadGen).
+
+    .venv/bin/python benchmarks/scenario_vs_pass.py --run runs/demo --reps 3
+    .venv/bin/python benchmarks/scenario_vs_pass.py --scenario offline --reps 3
+
+Run it on a quiet machine: it is one measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from quantarena.runner.launcher import worker_env
+from quantarena.runner.timing_protocol import TimingJob
+from run_artifacts import RunArtifacts
+
+
+def child(job_file: Path, scenario: str, reps: int, folder: Path) -> dict[str, Any]:
+    """In the fresh process: load once, alternate the pass and the scenario ``reps`` times."""
+    from quantarena.config import RunConfig
+    from quantarena.data.cache import load_split, read_head
+    from quantarena.measure.latency import batch_of, measure_latency, measure_throughput
+    from quantarena.runner.worker import TIMING_IMAGES, apply_pinning
+    from quantarena.serving.config import ScenarioConfig
+    from quantarena.serving.harness import Harness
+    from quantarena.serving.qsl import CachedImages
+    from quantarena.toolchains import recipe_from_payload
+
+    apply_pinning()
+    payload = json.loads(job_file.read_text())
+    job = TimingJob.model_validate(payload["job"])
+    measure = RunConfig.model_validate(payload["config"]).measure
+    toolchain, recipe = recipe_from_payload(job.recipe)
+    session = toolchain.load(job.artifact, recipe, job.threads)
+    images = read_head(job.evaluation, TIMING_IMAGES)
+    batch = 1
+    if scenario == "offline":  # the fastest throughput batch, as a run picks Offline's
+        rates = {b: measure_throughput(session.run, batch_of(images, b), measure).images_per_s
+                 for b in measure.throughput_batches}
+        batch = max(rates, key=lambda b: rates[b])
+    config = ScenarioConfig(scenarios=[scenario], modes=["compute"], loadgen_accuracy=False)
+    harness = Harness(run=session.run, library=CachedImages(load_split(job.evaluation)),
+                      config=config, mode="compute", folder=folder, root=folder, eval_batch=1,
+                      offline_batch=batch)
+    harness.calibrate()
+    rows = []
+    for _ in range(reps):
+        if scenario == "offline":
+            passed = measure_throughput(session.run, batch_of(images, batch), measure)
+            run = harness.test("offline")
+            rows.append({"pass": passed.images_per_s, "scenario": run.summary.samples_per_s,
+                         "call_ms": run.inference_ms["mean"],
+                         "pass_call_ms": batch * 1000.0 / passed.images_per_s, "batch": batch})
+        else:
+            loop = measure_latency(session.run, images, measure)
+            run = harness.test("single-stream")
+            rows.append({"pass": loop.p90, "scenario": run.summary.latency_ms["90"],
+                         "call_ms": run.inference_ms["p90"]})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"reps": rows}
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.3f}–{max(values):.3f}"
+
+
+def listed(values: list[float], digits: int) -> str:
+    return ", ".join(f"{v:.{digits}f}" for v in values)
+
+
+HEADERS = {
+    "single-stream": "variant | loop p90 ms (reps) | SingleStream p90 ms (reps) | session call p90 "
+    "| SS/loop p90 (range) | loop p90 spread between reps",
+    "offline": "variant @batch | pass img/s (reps) | Offline img/s (reps) | call ms in Offline / "
+    "in the pass | Offline/pass (range) | pass spread between reps",
+}
+
+
+def line(name: str, scenario: str, reps: list[dict[str, float]]) -> str:
+    passes = [r["pass"] for r in reps]
+    got = [r["scenario"] for r in reps]
+    ratios = sorted(s / p for s, p in zip(got, passes, strict=True))
+    middle = f"{ratios[len(ratios) // 2]:.3f} ({spread(ratios)})"
+    noise = f"{max(passes) / min(passes) - 1:+.1%}"
+    if scenario == "offline":
+        calls = ", ".join(f"{r['call_ms']:.2f}/{r['pass_call_ms']:.2f}" for r in reps)
+        return (f"{name} @{int(reps[0]['batch'])} | {listed(passes, 1)} | {listed(got, 1)} | "
+                f"{calls} | {middle} | {noise}")
+    calls_p90 = listed([r["call_ms"] for r in reps], 3)
+    return f"{name} | {listed(passes, 3)} | {listed(got, 3)} | {calls_p90} | {middle} | {noise}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=Path("runs/demo"))
+    parser.add_argument("--scenario", choices=sorted(HEADERS), default="single-stream")
+    parser.add_argument("--variants", default=None, help="comma-separated (default: all timed)")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        job_file, scenario, reps, out = args.child
+        answer = child(Path(job_file), scenario, int(reps), Path(out).parent)
+        Path(out).write_text(json.dumps(answer))
+        return
+    wanted = args.variants.split(",") if args.variants else None
+    run = RunArtifacts.read(args.run, wanted)
+    print(f"{args.run}: {len(run.jobs)} variant(s), {args.reps} alternations each, "
+          f"{run.config.threads} thread(s)")
+    print(HEADERS[args.scenario])
+    with tempfile.TemporaryDirectory(prefix="scenario-vs-pass-") as tmp:
+        for name, (planned, job) in run.jobs.items():
+            folder = Path(tmp) / planned.slug
+            folder.mkdir()
+            job_file, answer = folder / "job.json", folder / "answer.json"
+            job_file.write_text(json.dumps({"job": job.model_dump(mode="json"),
+                                            "config": run.config.model_dump(mode="json")}))
+            code = subprocess.run(
+                [sys.executable, __file__, "--child", str(job_file), args.scenario,
+                 str(args.reps), str(answer)],
+                env=worker_env(run.config.threads, run.config.pin_cpus, run.config.malloc),
+                check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ).returncode
+            if code != 0 or not answer.exists():
+                print(f"{name} | failed (exit {code})")
+                continue
+            print(line(name, args.scenario, json.loads(answer.read_text())["reps"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
