@@ -15,10 +15,13 @@ more than the serving path does on this kind of machine.
 Prints, per variant, each repetition's figures, the ratio scenario / pass with its range, and
 the pass's own spread between repetitions (the noise the ratio must be read against). For
 Offline it also prints the session call's mean inside Offline beside the pass's time per batch,
-so a gap splits into slower calls and time outside them (gathering, LoadGen).
+so a gap splits into slower calls and time outside them (gathering, LoadGen). For SingleStream,
+``--with-sleep`` adds a third form each repetition: SingleStream with the serving thread sleeping
+on its queue between queries instead of polling (what it did before it polled).
 
     .venv/bin/python benchmarks/scenario_vs_pass.py --run runs/demo --reps 3
     .venv/bin/python benchmarks/scenario_vs_pass.py --scenario offline --reps 3
+    .venv/bin/python benchmarks/scenario_vs_pass.py --variants pytorch:int8-pt2e --with-sleep
 
 Run it on a quiet machine: it is one measurement.
 """
@@ -38,7 +41,19 @@ from quantarena.runner.timing_protocol import TimingJob
 from run_artifacts import RunArtifacts
 
 
-def child(job_file: Path, scenario: str, reps: int, folder: Path) -> dict[str, Any]:
+def sleeping(harness: Any) -> Any:
+    """SingleStream with the serving thread sleeping on its queue between queries (as before it
+    polled), on the same harness."""
+    polling = harness.knobs
+    harness.knobs = lambda scenario, accuracy: (*polling(scenario, accuracy)[:3], False)
+    try:
+        return harness.test("single-stream", label="single-stream-sleeping")
+    finally:
+        del harness.knobs
+
+
+def child(job_file: Path, scenario: str, reps: int, folder: Path,
+          with_sleep: bool = False) -> dict[str, Any]:
     """In the fresh process: load once, alternate the pass and the scenario ``reps`` times."""
     from quantarena.config import RunConfig
     from quantarena.data.cache import load_split, read_head
@@ -79,6 +94,8 @@ def child(job_file: Path, scenario: str, reps: int, folder: Path) -> dict[str, A
             run = harness.test("single-stream")
             rows.append({"pass": loop.p90, "scenario": run.summary.latency_ms["90"],
                          "call_ms": run.inference_ms["p90"]})
+            if with_sleep:
+                rows[-1]["sleeping"] = sleeping(harness).summary.latency_ms["90"]
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return {"reps": rows}
 
@@ -110,7 +127,11 @@ def line(name: str, scenario: str, reps: list[dict[str, float]]) -> str:
         return (f"{name} @{int(reps[0]['batch'])} | {listed(passes, 1)} | {listed(got, 1)} | "
                 f"{calls} | {middle} | {noise}")
     calls_p90 = listed([r["call_ms"] for r in reps], 3)
-    return f"{name} | {listed(passes, 3)} | {listed(got, 3)} | {calls_p90} | {middle} | {noise}"
+    text = f"{name} | {listed(passes, 3)} | {listed(got, 3)} | {calls_p90} | {middle} | {noise}"
+    if "sleeping" in reps[0]:
+        slept = sorted(r["sleeping"] / r["pass"] for r in reps)
+        text += f" | sleeping: SS/loop {slept[len(slept) // 2]:.3f} ({spread(slept)})"
+    return text
 
 
 def main() -> None:
@@ -119,11 +140,13 @@ def main() -> None:
     parser.add_argument("--scenario", choices=sorted(HEADERS), default="single-stream")
     parser.add_argument("--variants", default=None, help="comma-separated (default: all timed)")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--with-sleep", action="store_true",
+                        help="single-stream: also run it with the serving thread sleeping")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        job_file, scenario, reps, out = args.child
-        answer = child(Path(job_file), scenario, int(reps), Path(out).parent)
+        job_file, scenario, reps, sleep, out = args.child
+        answer = child(Path(job_file), scenario, int(reps), Path(out).parent, sleep == "sleep")
         Path(out).write_text(json.dumps(answer))
         return
     wanted = args.variants.split(",") if args.variants else None
@@ -140,7 +163,7 @@ def main() -> None:
                                             "config": run.config.model_dump(mode="json")}))
             code = subprocess.run(
                 [sys.executable, __file__, "--child", str(job_file), args.scenario,
-                 str(args.reps), str(answer)],
+                 str(args.reps), "sleep" if args.with_sleep else "poll", str(answer)],
                 env=worker_env(run.config.threads, run.config.pin_cpus, run.config.malloc),
                 check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ).returncode

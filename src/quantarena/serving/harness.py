@@ -88,7 +88,7 @@ class Harness:
         last is answered, so the scenario has no idle gap, and the only wait is the hand-over
         from LoadGen's thread, which must not put the serving core to sleep (sleeping through
         it made PT2E's SingleStream p90 7–19% slower than the batch-1 loop, spinning 5% faster
-        to 4% slower: ``benchmarks/single_stream_vs_loop.py``). Server's gaps are the arrival
+        to 4% slower: ``benchmarks/scenario_vs_pass.py``). Server's gaps are the arrival
         process's own, so how it waits through them is the user's choice (``server_idle``).
         Offline's one query leaves nothing to wait for, and LoadGen's accuracy mode never spins.
         """
