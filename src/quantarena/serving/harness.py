@@ -86,9 +86,10 @@ class Harness:
 
         SingleStream and MultiStream always spin: LoadGen issues their next query as soon as the
         last is answered, so the scenario has no idle gap, and the only wait is the hand-over
-        from LoadGen's thread, which must not put the serving core to sleep (sleeping through
-        it made PT2E's SingleStream p90 7–19% slower than the batch-1 loop, spinning 5% faster
-        to 4% slower: ``benchmarks/scenario_vs_pass.py``). Server's gaps are the arrival
+        from LoadGen's thread, which should not put the serving core to sleep (on a quiet hour,
+        sleeping through it made PT2E's SingleStream p90 7–19% slower than the batch-1 loop,
+        spinning 5% faster to 4% slower; on noisy hours the two could not be told apart:
+        ``benchmarks/scenario_vs_pass.py --with-sleep``). Server's gaps are the arrival
         process's own, so how it waits through them is the user's choice (``server_idle``).
         Offline's one query leaves nothing to wait for, and LoadGen's accuracy mode never spins.
         """
