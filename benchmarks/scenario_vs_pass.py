@@ -16,12 +16,13 @@ Prints, per variant, each repetition's figures, the ratio scenario / pass with i
 the pass's own spread between repetitions (the noise the ratio must be read against). For
 Offline it also prints the session call's mean inside Offline beside the pass's time per batch,
 so a gap splits into slower calls and time outside them (gathering, LoadGen). For SingleStream,
-``--with-sleep`` adds a third form each repetition: SingleStream with the serving thread sleeping
-on its queue between queries instead of polling (what it did before it polled).
+``--with-queue`` adds two forms each repetition: SingleStream with each query handed over to a
+serving thread through a queue (as before queries were answered inline on LoadGen's thread),
+that thread sleeping, then polling, between queries.
 
     .venv/bin/python benchmarks/scenario_vs_pass.py --run runs/demo --reps 3
     .venv/bin/python benchmarks/scenario_vs_pass.py --scenario offline --reps 3
-    .venv/bin/python benchmarks/scenario_vs_pass.py --variants pytorch:int8-pt2e --with-sleep
+    .venv/bin/python benchmarks/scenario_vs_pass.py --variants pytorch:int8-pt2e --with-queue
 
 Run it on a quiet machine: it is one measurement.
 """
@@ -41,19 +42,21 @@ from quantarena.runner.timing_protocol import TimingJob
 from run_artifacts import RunArtifacts
 
 
-def sleeping(harness: Any) -> Any:
-    """SingleStream with the serving thread sleeping on its queue between queries (as before it
-    polled), on the same harness."""
-    polling = harness.knobs
-    harness.knobs = lambda scenario, accuracy: (*polling(scenario, accuracy)[:3], False)
+def queued(harness: Any, spin: bool) -> Any:
+    """SingleStream with each query handed over to the serving thread through its queue (as
+    before queries were answered inline), that thread sleeping or polling between them, on the
+    same harness."""
+    inline = harness.knobs
+    harness.knobs = lambda scenario, accuracy: inline(scenario, accuracy)._replace(
+        inline=False, spin=spin)
     try:
-        return harness.test("single-stream", label="single-stream-sleeping")
+        return harness.test("single-stream", label=f"single-stream-queued-{spin}")
     finally:
         del harness.knobs
 
 
 def child(job_file: Path, scenario: str, reps: int, folder: Path,
-          with_sleep: bool = False) -> dict[str, Any]:
+          with_queue: bool = False) -> dict[str, Any]:
     """In the fresh process: load once, alternate the pass and the scenario ``reps`` times."""
     from quantarena.config import RunConfig
     from quantarena.data.cache import load_split, read_head
@@ -94,8 +97,9 @@ def child(job_file: Path, scenario: str, reps: int, folder: Path,
             run = harness.test("single-stream")
             rows.append({"pass": loop.p90, "scenario": run.summary.latency_ms["90"],
                          "call_ms": run.inference_ms["p90"]})
-            if with_sleep:
-                rows[-1]["sleeping"] = sleeping(harness).summary.latency_ms["90"]
+            if with_queue:
+                rows[-1]["sleeping"] = queued(harness, False).summary.latency_ms["90"]
+                rows[-1]["polling"] = queued(harness, True).summary.latency_ms["90"]
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return {"reps": rows}
 
@@ -128,9 +132,10 @@ def line(name: str, scenario: str, reps: list[dict[str, float]]) -> str:
                 f"{calls} | {middle} | {noise}")
     calls_p90 = listed([r["call_ms"] for r in reps], 3)
     text = f"{name} | {listed(passes, 3)} | {listed(got, 3)} | {calls_p90} | {middle} | {noise}"
-    if "sleeping" in reps[0]:
-        slept = sorted(r["sleeping"] / r["pass"] for r in reps)
-        text += f" | sleeping: SS/loop {slept[len(slept) // 2]:.3f} ({spread(slept)})"
+    for form in ("sleeping", "polling"):
+        if form in reps[0]:
+            ratios = sorted(r[form] / r["pass"] for r in reps)
+            text += f" | queued, {form}: SS/loop {ratios[len(ratios) // 2]:.3f} ({spread(ratios)})"
     return text
 
 
@@ -140,13 +145,14 @@ def main() -> None:
     parser.add_argument("--scenario", choices=sorted(HEADERS), default="single-stream")
     parser.add_argument("--variants", default=None, help="comma-separated (default: all timed)")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--with-sleep", action="store_true",
-                        help="single-stream: also run it with the serving thread sleeping")
+    parser.add_argument("--with-queue", action="store_true",
+                        help="single-stream: also hand each query to a serving thread that "
+                        "sleeps, then polls, between queries")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        job_file, scenario, reps, sleep, out = args.child
-        answer = child(Path(job_file), scenario, int(reps), Path(out).parent, sleep == "sleep")
+        job_file, scenario, reps, queue, out = args.child
+        answer = child(Path(job_file), scenario, int(reps), Path(out).parent, queue == "queue")
         Path(out).write_text(json.dumps(answer))
         return
     wanted = args.variants.split(",") if args.variants else None
@@ -163,7 +169,7 @@ def main() -> None:
                                             "config": run.config.model_dump(mode="json")}))
             code = subprocess.run(
                 [sys.executable, __file__, "--child", str(job_file), args.scenario,
-                 str(args.reps), "sleep" if args.with_sleep else "poll", str(answer)],
+                 str(args.reps), "queue" if args.with_queue else "inline", str(answer)],
                 env=worker_env(run.config.threads, run.config.pin_cpus, run.config.malloc),
                 check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ).returncode

@@ -44,8 +44,10 @@ def test_table_sets_compute_beside_end_to_end(served: tuple[Scenarios, Path, Pat
     page = render_markdown(results)
     assert "## Serving scenarios (MLPerf LoadGen)" in page
     assert f"p99 bound {TINY.latency_bound_ms}" in page
-    # how the SUT waited, as the runs recorded it: back-to-back scenarios spin, Server sleeps
-    assert "the SUT polls (spin) in single-stream" in page and "sleeps in server" in page
+    # how queries reached the model, as the runs recorded it: inline but for Server's
+    assert "answered inline on LoadGen's issuing thread in single-stream, multi-stream, " \
+        "offline" in page
+    assert "which sleeps between queries, in server" in page
     assert "Serving scenarios (MLPerf LoadGen)</h2>" in render_html(results)
 
 

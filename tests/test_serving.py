@@ -5,6 +5,7 @@ Server search, LoadGen's accuracy mode against the accuracy pass, and what a fai
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,44 @@ def test_a_failing_session_ends_the_test_with_one_line(
     with pytest.raises(ScenarioError, match=r"multi-stream \(compute\).*RuntimeError: out of "
                        r"device memory$"):
         harness.test("multi-stream")
+
+
+def test_back_to_back_queries_are_answered_on_the_sessions_own_thread(
+    evaluation: Path, tmp_path: Path,
+) -> None:
+    """SingleStream is answered inline: LoadGen issues on the thread that started the test, so
+    every call runs on the caller's thread, with no hand-over; Server still hands queries over
+    (LoadGen on its side thread), yet its calls too run on the caller's thread."""
+    threads: list[int] = []
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        threads.append(threading.get_ident())
+        return np.zeros((len(batch), 10), dtype=np.float32)
+
+    harness = server_harness(evaluation, tmp_path, run, min_duration_s=0.2)
+    single = harness.test("single-stream")
+    assert single.idle == "inline" and single.batches == {"1": len(threads)} and threads
+    server = harness.test("server", target_qps=50.0)
+    assert server.idle == "sleep"
+    assert set(threads) == {threading.get_ident()}
+
+
+def test_an_interrupt_inside_an_inline_query_ends_the_test_with_one_line(
+    evaluation: Path, tmp_path: Path,
+) -> None:
+    """An interrupt raised in the model while LoadGen is inside its test must not unwind through
+    LoadGen's C++ code: the query is still answered, the test ends, and the error names it."""
+    calls = itertools.count()
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        if next(calls) == 3:
+            raise KeyboardInterrupt
+        return np.zeros((len(batch), 10), dtype=np.float32)
+
+    harness = server_harness(evaluation, tmp_path, run)
+    with pytest.raises(ScenarioError, match=r"single-stream \(compute\).*KeyboardInterrupt"):
+        harness.test("single-stream")
+    assert next(calls) == 4  # nothing ran the model after the interrupt
 
 
 def test_official_settings_come_from_loadgen(evaluation: Path, tmp_path: Path) -> None:
@@ -312,12 +351,13 @@ def test_a_spinning_server_keeps_its_core_busy_between_queries(
         assert busy > 0.5
     else:
         assert busy < 0.3
-    assert harness.knobs("server", accuracy=False)[3] == (idle == "spin")
-    assert not harness.knobs("server", accuracy=True)[3]  # LoadGen's accuracy mode never spins
-    assert not harness.knobs("offline", accuracy=False)[3]  # no idle gaps to spin through
-    # back-to-back scenarios: the only wait is LoadGen's hand-over, spun through whatever is set
-    assert harness.knobs("single-stream", accuracy=False)[3]
-    assert harness.knobs("multi-stream", accuracy=False)[3]
+    server = harness.knobs("server", accuracy=False)
+    assert server.spin == (idle == "spin") and not server.inline  # arrivals must not wait
+    # every other test is answered inline, on LoadGen's issuing thread: nothing waits or spins
+    for scenario, accuracy in [("single-stream", False), ("multi-stream", False),
+                               ("offline", False), ("server", True)]:
+        knobs = harness.knobs(scenario, accuracy=accuracy)
+        assert knobs.inline and not knobs.spin, scenario
 
 
 

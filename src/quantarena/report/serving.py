@@ -194,19 +194,23 @@ def serving_note(results: Results) -> str:
     return text
 
 
+#: how queries reached the model, by a run's recorded ``idle``
+REACHED = {
+    "inline": "answered inline on LoadGen's issuing thread",
+    "spin": "queued to the serving thread, which polls between queries,",
+    "sleep": "queued to the serving thread, which sleeps between queries,",
+}
+
+
 def _idle_text(s: Scenarios) -> str:
-    """How the SUT waited for queries, per scenario, as each run recorded it (runs before the
-    SUT could spin recorded "sleep")."""
+    """How queries reached the model, per scenario, as each run recorded it (runs from before
+    the SUT could answer inline or spin recorded "sleep")."""
     ways: dict[str, list[str]] = {}
     for run in [*s.runs, *(trial for search in s.server for trial in search.trials)]:
-        if run.scenario == "offline":
-            continue  # one query: nothing to wait for
-        way = "polls (spin)" if run.idle == "spin" else "sleeps"
+        way = REACHED.get(run.idle, run.idle)
         if run.scenario not in ways.setdefault(way, []):
             ways[way].append(run.scenario)
-    if not ways:
-        return "Offline only: the SUT never waits for a query"
-    return "between queries the SUT " + "; ".join(
+    return "queries " + "; ".join(
         f"{way} in {', '.join(scenarios)}" for way, scenarios in ways.items()
     )
 

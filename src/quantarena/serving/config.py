@@ -61,8 +61,8 @@ class ScenarioConfig(BaseModel):
     server_idle: Literal["sleep", "spin"] = Field(
         "sleep", description="Server: how the SUT waits for the next query: sleep (on the "
         "queue, the core goes idle) or spin (poll it, keeping the serving core busy between "
-        "queries: calls after an idle gap run faster on a VM, at the cost of that core); "
-        "SingleStream and MultiStream always spin through LoadGen's hand-over",
+        "queries: calls after an idle gap run faster on a VM, at the cost of that core); the "
+        "other scenarios are answered inline on LoadGen's thread and never wait",
     )
     server_search_steps: int = Field(
         6, ge=1, le=20, description="Server: bisection steps of the max-QPS search"

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from quantarena.errors import QuantarenaError, first_line
 from quantarena.measure.contention import ContentionWindow
@@ -31,6 +31,16 @@ OFFICIAL_MODEL = "resnet50"
 
 class ScenarioError(QuantarenaError):
     """A LoadGen test could not run, or the SUT failed while serving it."""
+
+
+class SutKnobs(NamedTuple):
+    """How the SUT serves one test (see ``BatchingSut``)."""
+
+    max_batch: int
+    max_wait_s: float
+    pad: bool
+    spin: bool
+    inline: bool
 
 
 @dataclass
@@ -81,28 +91,29 @@ class Harness:
             self.library.unload(sorted(set(indices)))
             self.library.preprocess_seconds.clear()
 
-    def knobs(self, scenario: ScenarioName, accuracy: bool) -> tuple[int, float, bool, bool]:
-        """(max batch, max wait in s, pad, spin) of the SUT for ``scenario``.
+    def knobs(self, scenario: ScenarioName, accuracy: bool) -> SutKnobs:
+        """How the SUT serves ``scenario``.
 
-        SingleStream and MultiStream always spin: LoadGen issues their next query as soon as the
-        last is answered, so the scenario has no idle gap, and the only wait is the hand-over
-        from LoadGen's thread, which should not put the serving core to sleep (on a quiet hour,
-        sleeping through it made PT2E's SingleStream p90 7–19% slower than the batch-1 loop,
-        spinning 5% faster to 4% slower; on noisy hours the two could not be told apart:
-        ``benchmarks/scenario_vs_pass.py --with-sleep``). Server's gaps are the arrival
-        process's own, so how it waits through them is the user's choice (``server_idle``).
-        Offline's one query leaves nothing to wait for, and LoadGen's accuracy mode never spins.
+        SingleStream, MultiStream, Offline and LoadGen's accuracy mode are answered inline, on
+        the thread LoadGen issues from, which is the session's own: LoadGen issues their next
+        query only once the last is answered (or all at once), so a hand-over to another thread
+        would only add a wake-up per query. Before, SingleStream's queries went through a queue
+        to the serving thread, which put PT2E's SingleStream p90 7–19% above the batch-1 loop
+        when that thread slept between queries (``benchmarks/scenario_vs_pass.py``). Server's
+        arrivals must not wait for the model, so its queries are queued to the serving thread,
+        which sleeps or spins between them as the user chose (``server_idle``).
         """
         if accuracy:
-            return self.eval_batch, 0.0, True, False
+            return SutKnobs(self.eval_batch, 0.0, pad=True, spin=False, inline=True)
         if scenario == "server":
-            return (self.config.server_max_batch, self.config.server_max_wait_ms / 1000.0, False,
-                    self.config.server_idle == "spin")
+            return SutKnobs(self.config.server_max_batch, self.config.server_max_wait_ms / 1000.0,
+                            pad=False, spin=self.config.server_idle == "spin", inline=False)
         if scenario == "multi-stream":
-            return self.config.multi_stream_samples, 0.0, False, True
+            return SutKnobs(self.config.multi_stream_samples, 0.0, pad=False, spin=False,
+                            inline=True)
         if scenario == "offline":
-            return self.offline_batch, 0.0, True, False
-        return 1, 0.0, False, True
+            return SutKnobs(self.offline_batch, 0.0, pad=True, spin=False, inline=True)
+        return SutKnobs(1, 0.0, pad=False, spin=False, inline=True)
 
     def settings(self, scenario: ScenarioName, *, accuracy: bool, target_qps: float | None,
                  queries: int | None = None) -> Any:
@@ -153,7 +164,7 @@ class Harness:
             summary=parse_summary(out / "mlperf_log_summary.txt", self.root),
             max_batch=sut.max_batch,
             max_wait_ms=sut.max_wait_s * 1000.0,
-            idle="spin" if sut.spin else "sleep",
+            idle=sut.idle,
             batches={str(k): v for k, v in sorted(sut.batches.items())},
             preprocess_ms=_spread_ms(self.library.preprocess_seconds),
             inference_ms=_spread_ms(sut.inference_seconds),
@@ -173,7 +184,7 @@ class Harness:
     ) -> tuple[Path, BatchingSut]:
         import mlperf_loadgen as lg
 
-        max_batch, max_wait_s, pad, spin = self.knobs(scenario, accuracy)
+        knobs = self.knobs(scenario, accuracy)
         out = self.folder / (label or scenario)
         out.mkdir(parents=True, exist_ok=True)
         log = lg.LogSettings()
@@ -183,8 +194,8 @@ class Harness:
         settings = self.settings(scenario, accuracy=accuracy, target_qps=target_qps,
                                  queries=queries)
         sut = BatchingSut(
-            self.run, self.library, max_batch=max_batch, max_wait_s=max_wait_s, pad=pad,
-            spin=spin,
+            self.run, self.library, max_batch=knobs.max_batch, max_wait_s=knobs.max_wait_s,
+            pad=knobs.pad, spin=knobs.spin, inline=knobs.inline,
         )
         self.library.preprocess_seconds.clear()
         qsl = lg.ConstructQSL(
@@ -202,14 +213,19 @@ class Harness:
             finally:
                 sut.close()
 
-        loadgen = threading.Thread(target=drive, name="loadgen", daemon=True)
         window = ContentionWindow()
         window.start()
-        loadgen.start()
         try:
-            sut.serve()  # inference on this thread, as every other meter's
+            if sut.inline:
+                drive()  # LoadGen issues on this thread, and the SUT answers as it issues
+            else:
+                loadgen = threading.Thread(target=drive, name="loadgen", daemon=True)
+                loadgen.start()
+                try:
+                    sut.serve()  # inference on this thread, as every other meter's
+                finally:
+                    loadgen.join()
         finally:
-            loadgen.join()
             self.contention = window.stop()
             lg.DestroySUT(handle)
             lg.DestroyQSL(qsl)

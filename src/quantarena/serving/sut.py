@@ -1,18 +1,21 @@
-"""The system under test LoadGen drives: one inference loop around a variant's session, batching
-dynamically as a real server does.
+"""The system under test LoadGen drives: around a variant's session, batching dynamically as a real
+server does.
 
-The loop (``serve``) runs on the thread that loaded the session and ran every other meter, while
-LoadGen runs on a side thread: some runtimes are not the same from another thread (PyTorch's
-eager CPU calls took about twice as long from a second Python thread here, with the same
-threads setting), and the serving figures must be comparable with the batch-1 and throughput
-passes.
+Every call runs on the thread that loaded the session and ran every other meter: some runtimes
+are not the same from another thread (PyTorch's eager CPU calls took about twice as long from a
+second Python thread here, with the same threads setting), and the serving figures must be
+comparable with the batch-1 and throughput passes. LoadGen issues queries on the thread that
+started its test, so two shapes keep that rule:
 
-LoadGen calls ``issue`` with a query's samples (one for SingleStream and Server, eight for
-MultiStream, all of them for Offline); the loop takes up to ``max_batch`` samples,
-waiting at most ``max_wait_s`` after the oldest one for more to arrive, builds their inputs (from
-the sample library, inside the timed path), runs the session, and answers each sample with its
-top-1 class (LoadGen's accuracy log stores it). Every scenario runs through this same code, in
-performance and accuracy mode alike.
+- ``inline`` (SingleStream, MultiStream, Offline, accuracy mode): the test starts on the
+  session's thread and ``issue`` answers each query as LoadGen issues it;
+- queued (Server): LoadGen runs on a side thread, ``issue`` only queues the query, and the loop
+  (``serve``) on the session's thread takes up to ``max_batch`` samples, waiting at most
+  ``max_wait_s`` after the oldest one for more.
+
+Either way a batch's inputs come from the sample library inside the timed path, the session
+runs, and each sample is answered with its top-1 class (LoadGen's accuracy log stores it).
+Every scenario runs through this same code, in performance and accuracy mode alike.
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ class BatchingSut:
     """``pad``: fill every batch up to ``max_batch`` by repeating its first image, so the runtime
     sees one batch shape (as in the accuracy pass); off for Server, whose batches vary.
 
+    ``inline``: answer each query inside ``issue``, on the thread LoadGen issues from, in batches
+    of ``max_batch``. LoadGen issues on the thread that started the test, so when that is the
+    session's own thread, a query reaches the model with no hand-over between threads: nothing
+    waits, nothing wakes. Right for the scenarios that issue the next query only once the last
+    is answered (SingleStream, MultiStream) or all at once (Offline, accuracy mode); not for
+    Server, whose arrivals must not wait for the model. ``serve`` is then never called.
+
     ``spin``: wait for the next query by polling instead of sleeping on the queue. A sleeping
     serving thread lets its core go idle, and on a VM the first call after an idle gap runs
     slower (``benchmarks/idle_gaps.py``, 2-core EPYC with AVX-512 VNNI: PT2E 2.4 ms back to
@@ -54,11 +64,11 @@ class BatchingSut:
 
     def __init__(
         self, run: RunFn, library: SampleLibrary, *, max_batch: int, max_wait_s: float,
-        pad: bool = False, spin: bool = False,
+        pad: bool = False, spin: bool = False, inline: bool = False,
     ) -> None:
         self.run, self.library = run, library
         self.max_batch, self.max_wait_s, self.pad = max_batch, max_wait_s, pad
-        self.spin = spin
+        self.spin, self.inline = spin, inline
         self.batches: Counter[int] = Counter()
         #: seconds of each session call (inputs built before): what the model itself took
         self.inference_seconds: list[float] = []
@@ -67,7 +77,23 @@ class BatchingSut:
 
     # LoadGen's callbacks -------------------------------------------------------------------
     def issue(self, samples: list[Any]) -> None:
-        self._queries.put([(s.id, s.index) for s in samples])
+        query = [(s.id, s.index) for s in samples]
+        if not self.inline:
+            self._queries.put(query)
+            return
+        for start in range(0, len(query), self.max_batch):
+            batch = query[start : start + self.max_batch]
+            try:
+                self._answer(batch)
+            except BaseException as exc:  # noqa: BLE001 - an interrupt must not unwind LoadGen
+                self.error = self.error or exc
+                self._answer(batch)  # answered without inference, so the test can end
+
+    @property
+    def idle(self) -> str:
+        """How a query reaches the model, as the results record it: ``inline`` (on LoadGen's
+        issuing thread), else how the serving thread waits for it (``spin`` or ``sleep``)."""
+        return "inline" if self.inline else "spin" if self.spin else "sleep"
 
     def flush(self) -> None:
         """Nothing is held back between calls: every sample is answered once its batch ran."""
