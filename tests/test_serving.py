@@ -46,6 +46,8 @@ def test_every_scenario_runs_in_both_modes(served: tuple[Scenarios, Path, Path])
             assert summary.name == "mlperf_log_summary.txt" and summary.exists()
             assert (summary.parent / "mlperf_log_detail.txt").exists()
             assert run.inference_ms["count"] > 0 and run.contention is not None
+            # every batch's inputs were timed apart from its call
+            assert run.inputs_ms["count"] == run.inference_ms["count"] == sum(run.batches.values())
     e2e = scenarios.run("single-stream", "end-to-end")
     assert e2e is not None and e2e.preprocess_ms["count"] == sum(e2e.batches.values())
     assert scenarios.run("single-stream", "compute").preprocess_ms == {}  # type: ignore[union-attr]

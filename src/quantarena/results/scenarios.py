@@ -51,6 +51,9 @@ class ScenarioRun(Block):
     #: the session call alone, per batch (p50, p90, mean): with ``preprocess_ms``, where a
     #: query's time went
     inference_ms: dict[str, float] = {}
+    #: building each batch's inputs before its call (p50, p90, mean, count): gathering the
+    #: cached images (compute) or decoding them (end to end), per batch
+    inputs_ms: dict[str, float] = {}
     #: other processes' CPU use while LoadGen ran this test
     contention: Contention | None = None
 

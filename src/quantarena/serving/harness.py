@@ -168,6 +168,7 @@ class Harness:
             batches={str(k): v for k, v in sorted(sut.batches.items())},
             preprocess_ms=_spread_ms(self.library.preprocess_seconds),
             inference_ms=_spread_ms(sut.inference_seconds),
+            inputs_ms=_spread_ms(sut.input_seconds),
             contention=self.contention,
         )
 

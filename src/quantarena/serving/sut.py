@@ -72,6 +72,9 @@ class BatchingSut:
         self.batches: Counter[int] = Counter()
         #: seconds of each session call (inputs built before): what the model itself took
         self.inference_seconds: list[float] = []
+        #: seconds building each batch's inputs (gathering cached images or decoding JPEGs,
+        #: padding): the serving path's share that no throughput pass pays
+        self.input_seconds: list[float] = []
         self.error: BaseException | None = None
         self._queries: queue.Queue[list[Pending] | None] = queue.Queue()
 
@@ -167,12 +170,14 @@ class BatchingSut:
         top1 = np.full(len(samples), -1, dtype=np.int64)
         if self.error is None:
             try:
+                built = time.perf_counter()
                 inputs = self.library.inputs([index for _, index in samples])
                 if self.pad and len(samples) < self.max_batch:
                     filler = np.repeat(inputs[:1], self.max_batch - len(samples), axis=0)
                     inputs = np.concatenate([inputs, filler])
                 inputs = np.ascontiguousarray(inputs)
                 start = time.perf_counter()
+                self.input_seconds.append(start - built)
                 logits = np.asarray(self.run(inputs))
                 self.inference_seconds.append(time.perf_counter() - start)
                 top1[:] = top1_of(logits[: len(samples)])
