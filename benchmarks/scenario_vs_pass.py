@@ -16,9 +16,9 @@ Prints, per variant, each repetition's figures, the ratio scenario / pass with i
 the pass's own spread between repetitions (the noise the ratio must be read against). For
 Offline it also prints the session call's mean inside Offline beside the pass's time per batch,
 so a gap splits into slower calls and time outside them (gathering, LoadGen). For SingleStream,
-``--with-queue`` adds two forms each repetition: SingleStream with each query handed over to a
-serving thread through a queue (as before queries were answered inline on LoadGen's thread),
-that thread sleeping, then polling, between queries.
+``--with-queue`` adds the scenario with each query handed over to a serving thread through a
+queue (as before queries were answered inline on LoadGen's thread) each repetition; for
+SingleStream twice, that thread sleeping, then polling, between queries.
 
     .venv/bin/python benchmarks/scenario_vs_pass.py --run runs/demo --reps 3
     .venv/bin/python benchmarks/scenario_vs_pass.py --scenario offline --reps 3
@@ -42,15 +42,15 @@ from quantarena.runner.timing_protocol import TimingJob
 from run_artifacts import RunArtifacts
 
 
-def queued(harness: Any, spin: bool) -> Any:
-    """SingleStream with each query handed over to the serving thread through its queue (as
+def queued(harness: Any, scenario: str, spin: bool) -> Any:
+    """The scenario with each query handed over to the serving thread through its queue (as
     before queries were answered inline), that thread sleeping or polling between them, on the
     same harness."""
     inline = harness.knobs
     harness.knobs = lambda scenario, accuracy: inline(scenario, accuracy)._replace(
         inline=False, spin=spin)
     try:
-        return harness.test("single-stream", label=f"single-stream-queued-{spin}")
+        return harness.test(scenario, label=f"{scenario}-queued-{spin}")
     finally:
         del harness.knobs
 
@@ -92,14 +92,18 @@ def child(job_file: Path, scenario: str, reps: int, folder: Path,
             rows.append({"pass": passed.images_per_s, "scenario": run.summary.samples_per_s,
                          "call_ms": run.inference_ms["mean"],
                          "pass_call_ms": batch * 1000.0 / passed.images_per_s, "batch": batch})
+            if with_queue:
+                rows[-1]["queued"] = queued(harness, "offline", False).summary.samples_per_s
         else:
             loop = measure_latency(session.run, images, measure)
             run = harness.test("single-stream")
             rows.append({"pass": loop.p90, "scenario": run.summary.latency_ms["90"],
                          "call_ms": run.inference_ms["p90"]})
             if with_queue:
-                rows[-1]["sleeping"] = queued(harness, False).summary.latency_ms["90"]
-                rows[-1]["polling"] = queued(harness, True).summary.latency_ms["90"]
+                rows[-1]["sleeping"] = queued(harness, "single-stream", False).summary.latency_ms[
+                    "90"]
+                rows[-1]["polling"] = queued(harness, "single-stream", True).summary.latency_ms[
+                    "90"]
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return {"reps": rows}
 
@@ -128,8 +132,12 @@ def line(name: str, scenario: str, reps: list[dict[str, float]]) -> str:
     noise = f"{max(passes) / min(passes) - 1:+.1%}"
     if scenario == "offline":
         calls = ", ".join(f"{r['call_ms']:.2f}/{r['pass_call_ms']:.2f}" for r in reps)
-        return (f"{name} @{int(reps[0]['batch'])} | {listed(passes, 1)} | {listed(got, 1)} | "
+        text = (f"{name} @{int(reps[0]['batch'])} | {listed(passes, 1)} | {listed(got, 1)} | "
                 f"{calls} | {middle} | {noise}")
+        if "queued" in reps[0]:
+            ratios = sorted(r["queued"] / r["pass"] for r in reps)
+            text += f" | queued: Offline/pass {ratios[len(ratios) // 2]:.3f} ({spread(ratios)})"
+        return text
     calls_p90 = listed([r["call_ms"] for r in reps], 3)
     text = f"{name} | {listed(passes, 3)} | {listed(got, 3)} | {calls_p90} | {middle} | {noise}"
     for form in ("sleeping", "polling"):
@@ -146,8 +154,8 @@ def main() -> None:
     parser.add_argument("--variants", default=None, help="comma-separated (default: all timed)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--with-queue", action="store_true",
-                        help="single-stream: also hand each query to a serving thread that "
-                        "sleeps, then polls, between queries")
+                        help="also hand each query to a serving thread through a queue "
+                        "(single-stream: sleeping, then polling, between queries)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
