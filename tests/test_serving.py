@@ -179,11 +179,13 @@ def test_back_to_back_queries_are_answered_on_the_sessions_own_thread(
     assert set(threads) == {threading.get_ident()}
 
 
-def test_an_interrupt_inside_an_inline_query_ends_the_test_with_one_line(
-    evaluation: Path, tmp_path: Path,
+@pytest.mark.parametrize(("scenario", "qps"), [("single-stream", None), ("server", 50.0)])
+def test_an_interrupt_inside_a_query_ends_the_test_with_one_line(
+    evaluation: Path, tmp_path: Path, scenario: str, qps: float | None,
 ) -> None:
-    """An interrupt raised in the model while LoadGen is inside its test must not unwind through
-    LoadGen's C++ code: the query is still answered, the test ends, and the error names it."""
+    """An interrupt raised in the model while LoadGen is inside its test must neither unwind
+    through LoadGen's C++ code (inline) nor leave LoadGen waiting for answers (queued): every
+    query is still answered, the test ends, and the error names the interrupt."""
     calls = itertools.count()
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -192,8 +194,8 @@ def test_an_interrupt_inside_an_inline_query_ends_the_test_with_one_line(
         return np.zeros((len(batch), 10), dtype=np.float32)
 
     harness = server_harness(evaluation, tmp_path, run)
-    with pytest.raises(ScenarioError, match=r"single-stream \(compute\).*KeyboardInterrupt"):
-        harness.test("single-stream")
+    with pytest.raises(ScenarioError, match=rf"{scenario} \(compute\).*KeyboardInterrupt"):
+        harness.test(scenario, target_qps=qps)
     assert next(calls) == 4  # nothing ran the model after the interrupt
 
 

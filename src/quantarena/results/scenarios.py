@@ -43,7 +43,8 @@ class ScenarioRun(Block):
     summary: LoadgenSummary
     max_batch: int
     max_wait_ms: float
-    #: how the SUT waited for the next query: "sleep" (on the queue) or "spin" (polling it)
+    #: how queries reached the model: "inline" (answered on LoadGen's issuing thread), or
+    #: queued to the serving thread, which "sleep"s on its queue or "spin"s polling it
     idle: str = "sleep"
     batches: dict[str, int] = {}  # batch size -> calls
     #: end to end: per-image preprocessing time inside the timed path (p50, p90, mean)
