@@ -15,10 +15,11 @@ more than the serving path does on this kind of machine.
 Prints, per variant, each repetition's figures, the ratio scenario / pass with its range, and
 the pass's own spread between repetitions (the noise the ratio must be read against). For
 Offline it also prints the session call's mean inside Offline beside the pass's time per batch,
-so a gap splits into slower calls and time outside them (gathering, LoadGen). For SingleStream,
-``--with-queue`` adds the scenario with each query handed over to a serving thread through a
-queue (as before queries were answered inline on LoadGen's thread) each repetition; for
-SingleStream twice, that thread sleeping, then polling, between queries.
+so a gap splits into slower calls and time outside them, and the time per batch outside the
+calls into gathering the inputs and the rest (ranking, answering LoadGen, the loop). For
+SingleStream, ``--with-queue`` adds the scenario with each query handed over to a serving thread
+through a queue (as before queries were answered inline on LoadGen's thread) each repetition;
+for SingleStream twice, that thread sleeping, then polling, between queries.
 
     .venv/bin/python benchmarks/scenario_vs_pass.py --run runs/demo --reps 3
     .venv/bin/python benchmarks/scenario_vs_pass.py --scenario offline --reps 3
@@ -89,8 +90,11 @@ def child(job_file: Path, scenario: str, reps: int, folder: Path,
         if scenario == "offline":
             passed = measure_throughput(session.run, batch_of(images, batch), measure)
             run = harness.test("offline")
+            per_batch = batch * 1000.0 / (run.summary.samples_per_s or float("nan"))
             rows.append({"pass": passed.images_per_s, "scenario": run.summary.samples_per_s,
-                         "call_ms": run.inference_ms["mean"],
+                         "call_ms": run.inference_ms["mean"], "inputs_ms": run.inputs_ms["mean"],
+                         "outside_ms": per_batch - run.inference_ms["mean"]
+                         - run.inputs_ms["mean"],
                          "pass_call_ms": batch * 1000.0 / passed.images_per_s, "batch": batch})
             if with_queue:
                 rows[-1]["queued"] = queued(harness, "offline", False).summary.samples_per_s
@@ -120,7 +124,8 @@ HEADERS = {
     "single-stream": "variant | loop p90 ms (reps) | SingleStream p90 ms (reps) | session call p90 "
     "| SS/loop p90 (range) | loop p90 spread between reps",
     "offline": "variant @batch | pass img/s (reps) | Offline img/s (reps) | call ms in Offline / "
-    "in the pass | Offline/pass (range) | pass spread between reps",
+    "in the pass | µs per batch gathering inputs / elsewhere | Offline/pass (range) | pass spread "
+    "between reps",
 }
 
 
@@ -132,8 +137,9 @@ def line(name: str, scenario: str, reps: list[dict[str, float]]) -> str:
     noise = f"{max(passes) / min(passes) - 1:+.1%}"
     if scenario == "offline":
         calls = ", ".join(f"{r['call_ms']:.2f}/{r['pass_call_ms']:.2f}" for r in reps)
+        rest = ", ".join(f"{r['inputs_ms'] * 1000:.0f}/{r['outside_ms'] * 1000:.0f}" for r in reps)
         text = (f"{name} @{int(reps[0]['batch'])} | {listed(passes, 1)} | {listed(got, 1)} | "
-                f"{calls} | {middle} | {noise}")
+                f"{calls} | {rest} | {middle} | {noise}")
         if "queued" in reps[0]:
             ratios = sorted(r["queued"] / r["pass"] for r in reps)
             text += f" | queued: Offline/pass {ratios[len(ratios) // 2]:.3f} ({spread(ratios)})"

@@ -14,7 +14,9 @@ variant with an artifact:
   median), ONNX Runtime's and PyTorch's plain loops (``vendor_loops.py``).
 
 Prints each tool's median over rounds and, from the rounds' pairs, quantarena's ratio to it with a
-95% CI; then the INT8-vs-FP32 speed-up as each tool measures it. Writes every round to ``--out``.
+95% CI; then, for ``benchmark_app``, the same ratio of wall-clock means per call (its printed median
+reads OpenVINO's clock, which leaves part of every call out); then the INT8-vs-FP32 speed-up as
+each tool measures it. Writes every round to ``--out``.
 
     .venv/bin/python benchmarks/vendor_rounds.py --run runs/demo --rounds 12
     .venv/bin/python benchmarks/vendor_rounds.py --variants openvino:fp32,openvino:int8 \
@@ -45,6 +47,7 @@ from run_artifacts import LoopWorker, RunArtifacts
 
 MEDIAN = re.compile(r"Median:\s+([0-9.]+)\s*(ms|us)\b")
 COUNT = re.compile(r"Count:\s+([0-9]+)\s*iterations")
+DURATION = re.compile(r"Duration:\s+([0-9.]+)\s*ms")
 QA, PASS = "quantarena", "quantarena pass"
 #: quantarena's OpenVINO session, its windows' medians read from OpenVINO's own clock
 OWN_CLOCK = "quantarena, OpenVINO's clock"
@@ -63,7 +66,9 @@ class BenchmarkApp:
     no server mode): latency hint, synchronous calls, one stream, the run's threads, f32 precision
     hint, the IR's dynamic batch fed as batch 1. ``inference_only`` times ``infer()`` alone on
     inputs set once; without it (its "full" mode) every call sets its input tensor first, as
-    quantarena does with a new image per call. Its reported median is the window's median. Its
+    quantarena does with a new image per call. Its reported median is the window's median; the
+    window's calls and seconds are its own loop's ("Count", "Duration": wall clock, every call's
+    Python work included), so their ratio is a mean on the clock quantarena's windows use. Its
     process is a child of this one, so the rounds count its CPU as ours."""
 
     def __init__(self, xml: Path, threads: int, seconds: int, workdir: Path,
@@ -88,12 +93,15 @@ class BenchmarkApp:
         start = time.perf_counter()
         out = subprocess.run(self.command(), capture_output=True, text=True, check=False)
         median, count = MEDIAN.search(out.stdout), COUNT.search(out.stdout)
+        duration = DURATION.search(out.stdout)
         if out.returncode != 0 or median is None:
             raise TimingFailed(f"benchmark_app failed ({out.returncode}): {out.stderr[-300:]}")
         scale = 1.0 if median.group(2) == "ms" else 1e-3  # it prints µs below 1 ms
-        return WindowReply(median_ms=float(median.group(1)) * scale,
-                           calls=int(count.group(1)) if count else 0,
-                           seconds=time.perf_counter() - start, cpu_s=0.0)
+        if count is None or duration is None:  # an older benchmark_app: no wall-clock mean
+            return WindowReply(median_ms=float(median.group(1)) * scale, calls=0,
+                               seconds=time.perf_counter() - start, cpu_s=0.0)
+        return WindowReply(median_ms=float(median.group(1)) * scale, calls=int(count.group(1)),
+                           seconds=float(duration.group(1)) / 1000.0, cpu_s=0.0)
 
     def before_window(self) -> None: ...
 
@@ -176,6 +184,40 @@ def report(medians: dict[str, list[float | None]], rows: list[str]) -> dict[str,
     return out
 
 
+def wall_means(windows: dict[str, list[Any]], rows: list[str]) -> dict[str, Any]:
+    """The same comparison on the wall clock: each window's seconds / calls (every call's whole
+    time, Python included, for quantarena and for ``benchmark_app``'s own loop alike), paired per
+    round. A tool's printed median may leave part of each call out (``benchmark_app``'s reads
+    OpenVINO's clock); a mean on one wall clock does not."""
+    order = sorted({w.round for ws in windows.values() for w in ws})
+    means: dict[str, list[float | None]] = {}
+    for name, ws in windows.items():
+        by_round = {w.round: w.seconds / w.calls * 1000.0 for w in ws
+                    if w.calls and w.median_ms is not None}
+        means[name] = [by_round.get(r) for r in order]
+    out: dict[str, Any] = {}
+    shown = False
+    for variant in rows:
+        qa = means.get(f"{QA} {variant}")
+        for tool in ("benchmark_app", "benchmark_app full"):
+            other = means.get(f"{tool} {variant}")
+            if qa is None or other is None or not any(v is not None for v in other):
+                continue
+            if not shown:
+                print("\nwall-clock mean per call (ms): window seconds / calls, median over "
+                      "rounds; ratio = quantarena / tool, paired per round, 95% CI")
+                shown = True
+            pair = PairedSpeedup.of(f"{tool} {variant}", f"{QA} {variant}", other, qa)
+            ratio = 1.0 / pair.speedup if pair.speedup else None
+            ci = sorted(1.0 / c for c in pair.ci95) if pair.ci95 else []
+            out[f"{variant} vs {tool}"] = {"quantarena_ms": _median(qa), "tool_ms": _median(other),
+                                          "ratio": ratio, "ci95": ci}
+            shown_ci = f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "(too few rounds)"
+            print(f"{variant:<20} quantarena {_median(qa):7.3f}   {tool:<20} {_median(other):7.3f}"
+                  f"   ratio {ratio or float('nan'):.3f} {shown_ci}")
+    return out
+
+
 def speedups(medians: dict[str, list[float | None]]) -> dict[str, Any]:
     """INT8 vs FP32 of one toolchain as quantarena's rounds, its latency pass and the runtime's
     own tool each measure it."""
@@ -239,7 +281,9 @@ def main() -> None:
     rows = [r["name"] for r in results["variants"]]
     summary = {"run": str(args.run), "threads": config.threads, "rounds": len(block.order),
                "seconds": block.seconds, "window_seconds": config.measure.rounds_window_seconds,
-               "ratios": report(block.medians_ms, rows), "speedups": speedups(block.medians_ms),
+               "ratios": report(block.medians_ms, rows),
+               "wall_means": wall_means(block.windows, rows),
+               "speedups": speedups(block.medians_ms),
                "medians_ms": block.medians_ms, "order": block.order,
                "discarded": {k: [w.discarded for w in ws if w.discarded]
                              for k, ws in block.windows.items()}}

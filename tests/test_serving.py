@@ -5,6 +5,7 @@ Server search, LoadGen's accuracy mode against the accuracy pass, and what a fai
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from pathlib import Path
@@ -17,8 +18,9 @@ from conftest import EVALUATION_COUNT
 from quantarena.data.cache import load_split
 from quantarena.measure.accuracy import Predictions
 from quantarena.results.scenarios import LoadgenSummary, Scenarios
-from quantarena.serving.accuracy import agreement
-from quantarena.serving.harness import Harness, ScenarioError
+from quantarena.serving import sut as sut_module
+from quantarena.serving.accuracy import agreement, read_accuracy_log
+from quantarena.serving.harness import OFFLINE_SLACK, Harness, ScenarioError, whole_batches_qps
 from quantarena.serving.meter import jpeg_paths
 from quantarena.serving.qsl import CachedImages, JpegFiles
 from quantarena.serving.server_search import find_max_qps, idle_slowdown, queries_needed
@@ -177,6 +179,53 @@ def test_back_to_back_queries_are_answered_on_the_sessions_own_thread(
     server = harness.test("server", target_qps=50.0)
     assert server.idle == "sleep"
     assert set(threads) == {threading.get_ident()}
+
+
+def test_many_sample_queries_are_answered_chunk_by_chunk_from_copied_logits(
+    evaluation: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Accuracy mode (as Offline) ranks and answers a chunk of batches at once. A session may
+    hand back the same output buffer on every call, so each batch's logits are copied as they
+    return: every sample still gets its own image's class, across several chunks."""
+    monkeypatch.setattr(sut_module, "ANSWER_CHUNK", 12)  # batches of 8: chunks of 16 samples
+    split = load_split(evaluation)
+    buffer = np.zeros((8, 10), dtype=np.float32)
+    calls = itertools.count()
+
+    def label(image: np.ndarray) -> int:
+        return int(image.sum(dtype=np.float64) * 1000) % 10
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        next(calls)
+        buffer[:] = 0.0
+        for row, image in enumerate(batch):
+            buffer[row, label(image)] = 1.0
+        return buffer[: len(batch)]  # the same memory every call
+
+    expected = [label(image) for image in split.images]
+    assert len(set(expected)) > 3  # the classes differ between batches
+    log = server_harness(evaluation, tmp_path, run).accuracy()
+    assert read_accuracy_log(log, len(split)).tolist() == expected
+    assert next(calls) == -(-len(split) // 8)  # one call per batch of 8
+
+
+def test_an_offline_query_is_whole_batches_so_no_call_is_padding(
+    evaluation: Path, tmp_path: Path,
+) -> None:
+    """LoadGen sizes the Offline query from the expected QPS; raised to a multiple of the batch,
+    every call is a full batch of real samples (a short last batch would be padded)."""
+    def run(batch: np.ndarray) -> np.ndarray:
+        return np.zeros((len(batch), 10), dtype=np.float32)
+
+    harness = server_harness(evaluation, tmp_path, run, min_duration_s=0.3)
+    harness.offline_batch, harness.offline_qps = 8, 1234.5  # 407.4 samples: not whole batches
+    offline = harness.test("offline")
+    assert list(offline.batches) == ["8"] and offline.batches["8"] >= 51
+    for qps, batch, seconds in itertools.product((3.3, 277.446, 1866.96, 1e5), (2, 8, 32, 64),
+                                                 (0.3, 5.0, 600.0)):
+        raised = whole_batches_qps(qps, batch, seconds)
+        samples = math.floor(raised * seconds * OFFLINE_SLACK)
+        assert samples % batch == 0 and raised >= qps and samples - qps * seconds * 1.1 < batch
 
 
 @pytest.mark.parametrize(("scenario", "qps"), [("single-stream", None), ("server", 50.0)])
