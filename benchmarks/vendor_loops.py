@@ -11,6 +11,12 @@ MODE is one of:
   ``model(x)`` under ``torch.inference_mode()``.
 - ``pytorch-pt2e``: ``torch.export.load(...).module()`` compiled with Inductor and freezing, as
   torchao's PT2E x86 tutorial deploys a converted program.
+- ``openvino-app``: ``benchmark_app``'s own "full" loop (inputs prepared once as tensors
+  OpenVINO allocated, ``set_input_tensors`` and ``infer()`` per call), timed by the window
+  loop's wall clock instead of OpenVINO's.
+- ``openvino-copy-in``: each image copied into one input tensor that
+  OpenVINO allocated and set once, then ``infer()``. Both compile the IR as quantarena's session
+  does, so only the call differs.
 - ``openvino-own-clock``: quantarena's OpenVINO session, timed by the same window loop, but the
   window's median is of OpenVINO's own clock (``InferRequest.latency``, what ``benchmark_app``
   reports) over the same calls: the two tools compared with one clock.
@@ -104,7 +110,54 @@ def pytorch_pt2e_loop(job: TimingJob) -> Run:
     return run
 
 
+def _openvino_request(job: TimingJob) -> Any:
+    """An infer request on the IR compiled exactly as quantarena's session compiles it (latency
+    hint, one stream, the run's threads, f32), so only the call differs."""
+    from quantarena.toolchains.openvino.runtime import compile_model
+
+    return compile_model(job.artifact, job.threads).create_infer_request()
+
+
+def openvino_app_loop(job: TimingJob) -> Run:
+    """``benchmark_app``'s own loop in "full" mode (``-inference_only false``): the image copied
+    into a tensor OpenVINO allocated beforehand (it prepares its inputs once), that tensor set
+    with ``set_input_tensors`` and ``infer()`` called."""
+    import openvino as ov
+
+    request = _openvino_request(job)
+    owned: dict[int, Any] = {}
+
+    def run(x: np.ndarray) -> Any:
+        tensor = owned.get(id(x))
+        if tensor is None:
+            tensor = owned[id(x)] = ov.Tensor(np.array(x, copy=True))
+        request.set_input_tensors({0: tensor})
+        return request.infer()
+
+    return run
+
+
+def openvino_copy_in_loop(job: TimingJob) -> Run:
+    """Each image copied into one input tensor OpenVINO allocated and set once, then
+    ``infer()``: a caller's new image per call, without handing OpenVINO a new pointer."""
+    import openvino as ov
+
+    request = _openvino_request(job)
+    own = ov.Tensor(ov.Type.f32, ov.Shape([1, 3, 224, 224]))
+    request.set_input_tensor(own)
+    data = own.data
+
+    def run(x: np.ndarray) -> Any:
+        np.copyto(data, x)
+        request.infer()
+        return np.array(request.get_output_tensor(0).data, copy=True)
+
+    return run
+
+
 LOOPS: dict[str, Callable[[TimingJob], Run]] = {
+    "openvino-app": openvino_app_loop,
+    "openvino-copy-in": openvino_copy_in_loop,
     "onnxruntime": onnxruntime_loop,
     "pytorch-eager": pytorch_eager_loop,
     "pytorch-pt2e": pytorch_pt2e_loop,

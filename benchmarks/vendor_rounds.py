@@ -127,6 +127,8 @@ def sources_for(run: RunArtifacts, workdir: Path, with_pass: bool,
         if toolchain == "openvino":
             sources[f"{OWN_CLOCK} {name}"] = LoopWorker("openvino-own-clock", planned.slug, job,
                                                         launcher)
+            for mode in ("openvino-app", "openvino-copy-in"):
+                sources[f"{mode} loop {name}"] = LoopWorker(mode, planned.slug, job, launcher)
             for label, only in (("benchmark_app", True), ("benchmark_app full", False)):
                 sources[f"{label} {name}"] = BenchmarkApp(job.artifact, threads, bm_seconds,
                                                           workdir, only)

@@ -39,6 +39,10 @@ def test_table_sets_compute_beside_end_to_end(served: tuple[Scenarios, Path, Pat
     assert compute is not None and e2e is not None
     assert single == f"{compute.summary.latency_ms['90']:.2f} / {e2e.summary.latency_ms['90']:.2f}"
     assert extra == f"{block.end_to_end_extra_ms('90'):.2f}"
+    offline = block.run("offline", "compute")
+    assert offline is not None and offline.inputs_ms["mean"] > 0
+    cell = dict(zip(HEADERS, rows[0], strict=True))["Offline batch · inputs ms per batch (compute)"]
+    assert cell == f"{offline.max_batch} · {offline.inputs_ms['mean']:.2f}"
     assert rows[0][-1] == f"{EVALUATION_COUNT}/{EVALUATION_COUNT}, " \
         f"{EVALUATION_COUNT}/{EVALUATION_COUNT}"
     page = render_markdown(results)
