@@ -80,7 +80,9 @@ class OvSession:
     request reuses its output buffer on the next call.
 
     ``artifact`` and ``threads`` are kept so that ``exact_twin`` can compile the same IR the same
-    way; ``exact`` marks a session that is itself a twin.
+    way; ``exact`` marks a session that is itself a twin. ``request`` is the session's own: ``run``
+    remembers which input tensor it set on it, so a caller wanting other inputs on the same
+    compiled model creates its own request.
     """
 
     def __init__(
