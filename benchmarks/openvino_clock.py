@@ -4,8 +4,7 @@
 whole ``session.run`` with Python's clock, as a caller waits for it. In one process, on the same
 calls (quantarena's session, one new real image per call, as the latency pass feeds it), this
 reads both clocks and prints their medians and the per-call difference, for the session's call
-(at batch 1 a copy into a tensor OpenVINO allocated, set once; before 2026-11-24
-``infer({0: array}, share_inputs=True)``), for a pre-built shared ``ov.Tensor`` handed over
+(``infer({0: array}, share_inputs=True)``), for a pre-built shared ``ov.Tensor`` handed over
 with ``set_input_tensor``, and for a copy into an input tensor OpenVINO allocated, set once
 (blocks alternated, so machine drift lands on every form).
 
@@ -47,7 +46,7 @@ def main() -> None:
         toolchain, recipe = recipe_from_payload(job.recipe)
         session: Any = toolchain.load(job.artifact, recipe, job.threads)
         request = session.request
-        shared_request = session.compiled.create_infer_request()  # session.run owns ``request``
+        shared_request = session.compiled.create_infer_request()  # leaves session.run's alone
         images = read_head(job.evaluation, IMAGES)
         inputs = [np.ascontiguousarray(images[i : i + 1]) for i in range(len(images))]
 
@@ -66,12 +65,12 @@ def main() -> None:
             return np.array(request.get_output_tensor(0).data, copy=True)
 
         forms: dict[str, Callable[[np.ndarray], Any]] = {
-            "session.run": session.run, "shared ov.Tensor": tensor_call,
+            "session.run (infer dict)": session.run, "shared ov.Tensor": tensor_call,
             "copy into own tensor": copy_call,
         }
         for form in (tensor_call, copy_call):
             np.testing.assert_array_equal(form(inputs[0]), session.run(inputs[0]))
-        requests = {"session.run": request, "shared ov.Tensor": shared_request,
+        requests = {"session.run (infer dict)": request, "shared ov.Tensor": shared_request,
                     "copy into own tensor": own_request}
         python: dict[str, list[float]] = {k: [] for k in forms}
         own: dict[str, list[float]] = {k: [] for k in forms}

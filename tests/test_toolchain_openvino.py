@@ -23,7 +23,6 @@ from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildOutcome, Session, get_toolchain
 from quantarena.toolchains.openvino import OvFp32, OvInt8, OvSession
-from quantarena.toolchains.openvino import runtime as runtime_module
 from toolchain_checks import build_and_load, predictions, reference_predictions
 
 Built = tuple[BuildOutcome, Session]
@@ -243,31 +242,6 @@ def test_fp32_runs_in_f32_with_the_requested_threads(fp32: Built) -> None:
     assert info["num_streams"] == 1
     assert info["performance_hint"] == "LATENCY"
     assert set(info["compute_layer_precisions"]) == {"f32"}, info
-
-
-def test_small_inputs_are_copied_in_and_large_ones_shared_with_the_same_logits(
-    fp32: Built, evaluation_images: ImageArray, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Batches up to ``COPY_IN_MAX_BYTES`` are copied into a tensor OpenVINO allocated (set only
-    when the shape changes), larger ones shared with the caller's array: whichever way, every
-    call answers its own images, across shape changes and one path after the other."""
-    _, session = fp32
-    assert isinstance(session, OvSession)
-    images = np.ascontiguousarray(evaluation_images.images[:4], dtype=np.float32)
-    one_image = images[0].nbytes
-    monkeypatch.setattr(runtime_module, "COPY_IN_MAX_BYTES", 2 * one_image)  # 1 and 2 copied in
-    fresh = OvSession(session.compiled)
-    shared = [np.asarray(session.compiled.create_infer_request().infer(
-        {0: images[i : i + n]})[0]).copy() for i, n in ((0, 1), (1, 1), (0, 2), (0, 4), (3, 1))]
-    calls = [(0, 1), (1, 1), (0, 2), (0, 4), (3, 1)]
-    for _ in range(2):  # twice: the owned tensors are reused, the request re-set between paths
-        for (i, n), expected in zip(calls, shared, strict=True):
-            np.testing.assert_allclose(fresh.run(images[i : i + n]), expected, rtol=1e-5,
-                                       atol=1e-5)
-    assert sorted(fresh._owned) == [(1, 3, 224, 224), (2, 3, 224, 224)]
-    first = fresh.run(images[:1])
-    second = fresh.run(images[1:2])
-    assert not np.array_equal(first, second)  # a copy each, not a view of the request's output
 
 
 def test_raw_call_is_the_bare_runtime_with_the_same_output(

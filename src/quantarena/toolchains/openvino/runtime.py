@@ -65,24 +65,17 @@ def save_ir(model: Any, xml: Path) -> None:
     ov.save_model(model, str(xml), compress_to_fp16=False)
 
 
-#: Inputs up to this size are copied into an input tensor OpenVINO allocated (one per shape, set
-#: on the request only when the shape changes); larger ones are shared with the caller's array.
-#: Handing the request a different buffer on every call costs the CPU plugin a fixed time per
-#: call: on FP32 MobileNetV2 at batch 1, ``session.run`` sharing each new image was 2.9–3.9%
-#: slower than copying its 602 KB into one tensor set once (``benchmarks/vendor_rounds.py``,
-#: ``openvino-copy-in``, 2-core AMD EPYC with AVX-512 VNNI), and nothing for INT8. At batch 32
-#: the copy (19 MB, ~1 ms) would cost more than it saves.
-COPY_IN_MAX_BYTES = 1 << 20
-
-
 class OvSession:
     """One infer request on a compiled model; ``run`` returns a copy of the logits because the
     request reuses its output buffer on the next call.
 
     ``artifact`` and ``threads`` are kept so that ``exact_twin`` can compile the same IR the same
-    way; ``exact`` marks a session that is itself a twin. ``request`` is the session's own: ``run``
-    remembers which input tensor it set on it, so a caller wanting other inputs on the same
-    compiled model creates its own request.
+    way; ``exact`` marks a session that is itself a twin.
+
+    ``run`` shares the caller's array with the request. Copying batch-1 inputs into a tensor
+    OpenVINO allocated, set once, was tried (2026-11-24) and reverted: alternated in one process
+    (``benchmarks/openvino_clock.py``, 2-core AMD EPYC with AVX-512 VNNI) it saved 1.2% per FP32
+    call and cost 1.3% per INT8 call, the 602 KB copy taking what the new buffer cost.
     """
 
     def __init__(
@@ -94,30 +87,10 @@ class OvSession:
         self.artifact = artifact
         self.threads = threads
         self.exact = exact
-        #: per input shape, a tensor OpenVINO allocated and its NumPy view (``COPY_IN_MAX_BYTES``)
-        self._owned: dict[tuple[int, ...], tuple[Any, np.ndarray]] = {}
-        self._set: Any = None  # the owned tensor the request holds now, if any
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(batch, dtype=np.float32)
-        if x.nbytes > COPY_IN_MAX_BYTES:
-            self._set = None
-            self.request.infer({0: x}, share_inputs=True)
-        else:
-            tensor, view = self._owned.get(x.shape) or self._own(x.shape)
-            if self._set is not tensor:
-                self.request.set_input_tensor(tensor)
-                self._set = tensor
-            np.copyto(view, x)
-            self.request.infer()
+        self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
         return np.array(self.request.get_output_tensor(0).data, copy=True)
-
-    def _own(self, shape: tuple[int, ...]) -> tuple[Any, np.ndarray]:
-        import openvino as ov
-
-        tensor = ov.Tensor(ov.Type.f32, ov.Shape(list(shape)))
-        self._owned[shape] = (tensor, tensor.data)
-        return self._owned[shape]
 
     def raw_call(self, batch: np.ndarray) -> Callable[[], object]:
         """``infer`` on a fresh infer request (so ``run``'s request and its shared input are not
