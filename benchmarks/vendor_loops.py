@@ -143,12 +143,14 @@ def openvino_copy_in_loop(job: TimingJob) -> Run:
     import openvino as ov
 
     request = _openvino_request(job)
-    own = ov.Tensor(ov.Type.f32, ov.Shape([1, 3, 224, 224]))
-    request.set_input_tensor(own)
-    data = own.data
+    own: list[np.ndarray] = []  # the tensor's NumPy view, made on the first call's shape
 
     def run(x: np.ndarray) -> Any:
-        np.copyto(data, x)
+        if not own:
+            tensor = ov.Tensor(ov.Type.f32, ov.Shape(list(x.shape)))
+            request.set_input_tensor(tensor)
+            own.append(tensor.data)
+        np.copyto(own[0], x)
         request.infer()
         return np.array(request.get_output_tensor(0).data, copy=True)
 

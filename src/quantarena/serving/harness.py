@@ -264,9 +264,10 @@ def whole_batches_qps(qps: float, batch: int, min_duration_s: float) -> float:
     """The Offline expected QPS, raised just enough that LoadGen's query is whole batches.
 
     A query of any other size ends in a short batch, padded to the batch shape: one call's
-    worth of padding that no throughput pass pays (PyTorch FP32 at batch 32 here: a 216 ms call
-    in a 10 s query, 2%). If LoadGen sizes the query otherwise (``--mlperf-official``'s
-    minimum sample count), the last batch is padded as before."""
+    worth of padding that no throughput pass pays (PyTorch FP32 at batch 32 on a 2-core AMD EPYC
+    with AVX-512 VNNI: a 216 ms call in a 10 s query, 2%). If LoadGen sizes the query
+    otherwise (``--mlperf-official``'s minimum sample count), the last batch is padded as
+    before."""
     if min_duration_s <= 0 or batch <= 1:
         return qps
     scale = min_duration_s * OFFLINE_SLACK
