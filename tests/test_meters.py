@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from quantarena.config import MeasureConfig
 from quantarena.data.cache import read_head
@@ -66,6 +67,30 @@ def test_every_meter_fills_its_measurement(
     # A CPU session has no device to time: the GPU meter's row says so.
     assert measured.gpu is None and "runs on the CPU" in measured.unavailable["gpu"]
     assert set(measured.unavailable) <= {"energy", "kernel", "gpu"}
+
+
+def test_batch_one_throughput_is_the_latency_pass(
+    mv2_bundle, evaluation_images, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Batch 1 is not timed twice: its rate, call count and CPU window are the latency pass's,
+    while batch 4 gets its own pass."""
+    run = _run(mv2_bundle, cache_dir, tmp_path,
+               config=QUICK.model_copy(update={"throughput_batches": [1]}))
+    measured = measure_all(run)
+    latency = measured.latency_ms
+    assert latency is not None and [t.batch for t in measured.throughput] == [1]
+    one = measured.throughput[0]
+    assert one.iterations == latency.iterations and one.stop_reason == latency.stop_reason
+    assert one.images_per_s == pytest.approx(1000.0 / latency.mean, rel=1e-12)
+    assert run.windows[1] is run.latency_window and run.latency_window is not None
+    assert run.latency_window.images == latency.iterations + latency.warmup_iterations
+    assert measured.cpu_time is not None and measured.cpu_time.batch == 1
+    assert measured.cpu_time.images == run.latency_window.images
+
+    both = measure_all(_run(mv2_bundle, cache_dir, tmp_path))
+    assert both.latency_ms is not None
+    four = both.throughput[1]
+    assert four.batch == 4 and four.batch_latency_ms_p50 > both.latency_ms.p50
 
 
 def test_declared_speed_unavailability_skips_every_speed_meter(

@@ -17,7 +17,7 @@ from quantarena.config import MeasureConfig, RunConfig
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Latency, Memory
 from quantarena.results.schema import Artifact, VariantResult
-from quantarena.runner.interleave import Phase
+from quantarena.runner.interleave import Phase, load_workers
 from quantarena.runner.launcher import Launcher
 from quantarena.runner.plan import plan_variants
 from quantarena.runner.timing_client import TimingFailed, TimingWorker
@@ -87,6 +87,61 @@ def test_a_worker_that_cannot_load_says_why_in_one_line(
         assert len(str(caught.value).splitlines()) == 1
     finally:
         worker.close()
+
+
+class _Recorded(TimingWorker):
+    """A real timing worker that notes when it was started and when its load ended."""
+
+    events: list[tuple[str, str]] = []
+
+    def start(self) -> None:
+        self.events.append(("start", self.slug))
+        super().start()
+
+    def wait_ready(self):  # type: ignore[no-untyped-def]
+        try:
+            return super().wait_ready()
+        finally:
+            self.events.append(("ready", self.slug))
+
+    def close(self) -> None:
+        self.events.append(("close", self.slug))
+        super().close()
+
+
+def test_workers_load_two_at_a_time_and_a_failed_variant_is_named(
+    tmp_path: Path, mv2_bundle: ModelBundle, evaluation: Path
+) -> None:
+    corrupt = tmp_path / "model.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage" * 100)
+    launcher = _launcher(tmp_path)
+    events: list[tuple[str, str]] = []
+    _Recorded.events = events
+    good, bad = _job(mv2_bundle.onnx_path, evaluation), _job(corrupt, evaluation)
+    groups = {
+        "a": [_Recorded("a", f"a{i}", good, launcher) for i in range(2)],
+        "b": [_Recorded("b", f"b{i}", bad, launcher) for i in range(2)],
+        "c": [_Recorded("c", f"c{i}", good, launcher) for i in range(2)],
+    }
+    try:
+        failed = load_workers(groups, at_once=2)
+        assert list(failed) == ["b"] and "ONNX Runtime cannot load model.onnx" in failed["b"]
+        loading: set[str] = set()
+        most = 0
+        for kind, slug in events:  # a load ends when its worker is ready, failed or closed
+            (loading.add if kind == "start" else loading.discard)(slug)
+            most = max(most, len(loading))
+        assert most == 2  # two loads overlapped, never three
+        assert ("close", "b1") in events  # the failed variant's other worker, stopped at once
+        assert [slug for kind, slug in events if kind == "start"] == ["a0", "a1", "b0", "b1",
+                                                                     "c0", "c1"]
+        for worker in groups["a"] + groups["c"]:  # every worker of a loaded variant is ready
+            assert worker.window(TimeRequest(min_seconds=0.0, min_calls=2)).calls == 2
+    finally:
+        for workers in groups.values():
+            for worker in workers:
+                worker.close()
+    assert not _timing_workers(tmp_path)
 
 
 def test_a_worker_killed_mid_run_is_a_failure_and_its_group_is_gone(

@@ -133,7 +133,10 @@ class TimingWorker:
             process.wait()
         for stream in (process.stdin, process.stdout):
             if stream is not None:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:  # a quit still buffered for a worker that had already exited
+                    pass
         self._proc = None
 
     def _send(self, line: str) -> None:
