@@ -27,6 +27,7 @@ from quantarena.runner.timing_protocol import (
     Ready,
     TimeRequest,
     TimingJob,
+    WarmUpRequest,
     WindowReply,
     parse_reply,
 )
@@ -82,6 +83,11 @@ class TimingWorker:
         if isinstance(reply, Ready):
             return reply
         raise TimingFailed(self._reason(reply))
+
+    def warm_up(self) -> Ready:
+        """Have a worker loaded with ``warm_up_at_load`` false warm up now."""
+        self._send(WarmUpRequest().model_dump_json())
+        return self.wait_ready()
 
     def window(self, request: TimeRequest) -> WindowReply:
         self._send(request.model_dump_json())

@@ -3,9 +3,12 @@ requests on the worker's stdin, the worker's replies on its stdout (the worker m
 else that would print to stdout, a runtime's C code included, to its log).
 
 A timing worker loads one artifact once, warms it up, says ``ready``, then times one batch-1
-window per ``time`` request until ``quit`` (or until its stdin closes). Waiting for the next
-request it blocks in a read: the process itself uses no CPU while others are timed (a runtime's
-own threads may still spin for a while after work; the runner measures that).
+window per ``time`` request until ``quit`` (or until its stdin closes). A job with
+``warm_up_at_load`` false says ``ready`` once loaded and warms up on a ``warm`` request (answered
+with ``ready`` again), so that several workers can load at once and still warm up one at a time.
+Waiting for the next request it blocks in a read: the process itself uses no CPU while others
+are timed (a runtime's own threads may still spin for a while after work; the runner measures
+that).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class TimingJob(_Message):
     evaluation: Path
     threads: int
     warmup_max_seconds: float
+    warm_up_at_load: bool = True
 
 
 class TimeRequest(_Message):
@@ -43,11 +47,17 @@ class TimeRequest(_Message):
     warmup_calls: int = 2
 
 
+class WarmUpRequest(_Message):
+    """Warm up now, alone on the machine (the job was loaded with ``warm_up_at_load`` false)."""
+
+    cmd: Literal["warm"] = "warm"
+
+
 class QuitRequest(_Message):
     cmd: Literal["quit"] = "quit"
 
 
-Request = Annotated[TimeRequest | QuitRequest, Field(discriminator="cmd")]
+Request = Annotated[TimeRequest | WarmUpRequest | QuitRequest, Field(discriminator="cmd")]
 
 
 class AnyRequest(BaseModel):
@@ -89,7 +99,7 @@ class AnyReply(BaseModel):
     reply: Reply
 
 
-def parse_request(line: str) -> TimeRequest | QuitRequest:
+def parse_request(line: str) -> TimeRequest | WarmUpRequest | QuitRequest:
     return AnyRequest.model_validate_json(f'{{"request": {line}}}').request
 
 

@@ -30,6 +30,7 @@ from quantarena.runner.timing_protocol import (
     Ready,
     TimeRequest,
     TimingJob,
+    WarmUpRequest,
     WindowReply,
     parse_request,
 )
@@ -53,7 +54,7 @@ class Timer:
 
     def __init__(self, job: TimingJob) -> None:
         from quantarena.data.cache import read_head
-        from quantarena.measure.latency import LATENCY_IMAGES, warm_up
+        from quantarena.measure.latency import LATENCY_IMAGES
         from quantarena.measure.memory import rss_mb
         from quantarena.toolchains.registry import recipe_from_payload
 
@@ -62,10 +63,20 @@ class Timer:
         self.inputs = [np.ascontiguousarray(images[i : i + 1]) for i in range(len(images))]
         start = time.perf_counter()
         self.session = toolchain.load(job.artifact, recipe, job.threads)
-        load_seconds = time.perf_counter() - start
-        warm = warm_up(self.session.run, self.inputs, job.warmup_max_seconds)
-        self.ready = Ready(
-            load_seconds=load_seconds, warmup_calls=warm.iterations,
+        self.load_seconds = time.perf_counter() - start
+        self.warmup_max_seconds = job.warmup_max_seconds
+        self.ready = (self.warm() if job.warm_up_at_load else Ready(
+            load_seconds=self.load_seconds, warmup_calls=0, warmup_stable=False, rss_mb=rss_mb()
+        ))
+
+    def warm(self) -> Ready:
+        """Warm up until stable (``measure.latency.warm_up``); ``ready`` with what it took."""
+        from quantarena.measure.latency import warm_up
+        from quantarena.measure.memory import rss_mb
+
+        warm = warm_up(self.session.run, self.inputs, self.warmup_max_seconds)
+        return Ready(
+            load_seconds=self.load_seconds, warmup_calls=warm.iterations,
             warmup_stable=warm.stable, rss_mb=rss_mb(),
         )
 
@@ -126,7 +137,7 @@ def serve(job: TimingJob, requests: IO[str], replies: IO[str]) -> int:
         if isinstance(request, QuitRequest):
             break
         try:
-            send(timer.window(request))
+            send(timer.warm() if isinstance(request, WarmUpRequest) else timer.window(request))
         except Exception as exc:  # noqa: BLE001
             send(_failure(exc))
             return 0
