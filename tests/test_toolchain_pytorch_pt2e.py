@@ -20,6 +20,7 @@ import pytest
 from quantarena import hardware
 from quantarena.data.cache import ImageArray
 from quantarena.errors import ConfigError
+from quantarena.measure.stats import mcnemar_exact_p
 from quantarena.models.spec import ModelBundle
 from quantarena.results.measurements import Unavailable
 from quantarena.toolchains import BuildOutcome, Session, parse_variant
@@ -292,18 +293,27 @@ def test_the_pt2e_exact_twin_runs_the_same_graph_without_inductor(
     reference = reference_predictions(mv2_bundle, evaluation_images)
     exact_agreement = float(np.mean(exact == reference))
     deployed_agreement = float(np.mean(ours == reference))
-    # Exact arithmetic loses to the kernels by no more than chance (two images of 48).
-    assert exact_agreement >= deployed_agreement - 2 / len(reference), (
-        exact_agreement, deployed_agreement,
+    # Exact arithmetic loses to the kernels by no more than chance: of the images on which the two
+    # disagree about matching FP32, the exact McNemar test finds no significant side. (A fixed
+    # margin of two images of 48 held with VNNI, where the remedy is off; without VNNI, with
+    # 7-bit activations, the kernels matched FP32 on 3 more of 48 in one run.)
+    lost = int(np.sum((ours == reference) & (exact != reference)))
+    gained = int(np.sum((exact == reference) & (ours != reference)))
+    assert lost <= gained or mcnemar_exact_p(lost, gained) >= 0.05, (
+        exact_agreement, deployed_agreement, lost, gained,
     )
     assert exact_agreement > 0.8
     # Close, not equal: a quantized graph's logits move with float summation order, because a
     # value a hair from a rounding boundary flips one step and 52 quantized layers carry it on
     # (measured on MobileNetV2 with VNNI: the twin at batch 1 against itself at batch 48 has
     # cosine 0.995 and top-1 agreement 0.98; against the oneDNN kernels 0.989 and 0.92-0.94).
+    # Without VNNI ``auto`` quantizes activations to 7 bits, twice the rounding step, and more
+    # flips compound: measured on a 2-core AMD EPYC with AVX2 only, cosine 0.958 on average and
+    # 0.905 at worst over these 8 images, against 0.989 and above 0.95 with VNNI.
     assert float(np.mean(exact == ours)) >= 0.85
     cosines = _cosines(twin_logits, deployed_logits)
-    assert cosines.mean() > 0.97 and cosines.min() > 0.95, cosines
+    mean_bound, min_bound = (0.93, 0.85) if hardware.this_cpu().saturates else (0.97, 0.95)
+    assert cosines.mean() > mean_bound and cosines.min() > min_bound, cosines
     # ... and it is not the FP32 model under another name.
     fp32 = TorchModuleSession(fp32_module(mv2_bundle)).run(batch)
     assert np.abs(twin_logits - fp32).max() > 0.05

@@ -39,9 +39,9 @@ MEMORY_RESERVE_MB = 512.0
 #: window instead, and record every waiting worker's CPU (``waiting_cpu_s``).
 TIMING_ENV: dict[str, str] = {}
 #: Timing workers loading at once. A load is mostly one thread (PT2E's Inductor compile, which
-#: cannot be cached: freezing and oneDNN weights bypass Inductor's caches), then a warm-up; on a
-#: 2-core AMD EPYC with AVX2, no VNNI, the 12 workers of ``make demo`` took 59 s one at a time,
-#: 37 s of it PT2E's two. The warm-up only has to reach a steady state, not time anything.
+#: cannot be cached: freezing and oneDNN weights bypass Inductor's caches); each worker warms up
+#: afterwards, alone. On a 2-core AMD EPYC with AVX2, no VNNI, the 12 workers of ``make demo``
+#: took 59 s one at a time (37 s of it PT2E's two) and 25 s so.
 LOADING_AT_ONCE = 2
 
 
