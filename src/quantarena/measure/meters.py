@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
@@ -93,9 +93,10 @@ class Meter(ABC):
     def measure(self, run: MeasureRun) -> Result: ...
 
 
-def _timed_window(batch: int, measure: Callable[[], Latency | Throughput]) -> tuple[
-    Latency | Throughput, BusyWindow
-]:
+Pass = TypeVar("Pass", Latency, Throughput)
+
+
+def _timed_window(batch: int, measure: Callable[[], Pass]) -> tuple[Pass, BusyWindow]:
     """Run one speed pass with the process CPU clock and the energy counters around it."""
     counters = EnergyCounters()
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()
@@ -114,9 +115,8 @@ class LatencyMeter(Meter):
 
     def measure(self, run: MeasureRun) -> Latency:
         latency, run.latency_window = _timed_window(
-            1, lambda: measure_latency(run.session.run, run.timing_images, run.config)
+            1, functools.partial(measure_latency, run.session.run, run.timing_images, run.config)
         )
-        assert isinstance(latency, Latency)
         return latency
 
 
@@ -145,7 +145,6 @@ class ThroughputMeter(Meter):
             throughput, run.windows[batch] = _timed_window(
                 batch, functools.partial(measure_throughput, run.session.run, inputs, run.config)
             )
-            assert isinstance(throughput, Throughput)
             passes.append(throughput)
         return passes
 
