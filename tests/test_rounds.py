@@ -1,12 +1,14 @@
 """The interleaved rounds without a runtime: stand-in workers whose times follow a machine whose
 speed changes from round to round. Shuffled and seeded orders, the three ways rounds stop, a
-window under heavy interference re-measured later, spinning waiting workers, a worker that dies,
+window under heavy interference re-measured later, spinning waiting workers, the settle that waits
+for a worker's spinning to end, a worker that dies,
 a stop signal, and the memory rule that chooses between loaded workers and one per window."""
 
 from __future__ import annotations
 
 import math
 import signal
+import time
 from collections.abc import Callable
 
 import pytest
@@ -332,3 +334,40 @@ def test_workers_of_one_variant_take_turns_window_by_window() -> None:
     assert turns.cpu_seconds() == pytest.approx(first.cpu + second.cpu)  # both are counted
     turns.close()
     assert first.closed and second.closed
+
+
+class SpinsAfterWork(FakeWorker):
+    """Burns two cores' worth of CPU for ``after_s`` real seconds after each window (a runtime's
+    threads spinning after work); ``after_s=inf`` never stops."""
+
+    def __init__(self, name: str, machine: Machine, after_s: float) -> None:
+        super().__init__(name, 1.0, machine)
+        self.after_s, self.ended = after_s, time.perf_counter()
+
+    def window(self, request: TimeRequest) -> WindowReply:
+        reply = super().window(request)
+        self.ended = time.perf_counter()
+        return reply
+
+    def cpu_seconds(self) -> float:
+        return 2.0 * min(time.perf_counter() - self.ended, self.after_s)
+
+
+def _settle_seconds(worker: SpinsAfterWork, settle_s: float) -> float:
+    rounds = _rounds([worker, FakeWorker("other", 1.0, worker.machine)], worker.machine)
+    rounds.settings = RoundSettings(request=REQUEST, target_ci=0.03, max_seconds=1e9,
+                                    max_rounds=50, seed=0, settle_s=settle_s)
+    worker.window(REQUEST)
+    start = time.perf_counter()
+    rounds._settle(worker.name)
+    return time.perf_counter() - start
+
+
+def test_the_settle_lasts_while_the_worker_timed_last_spins_and_no_longer() -> None:
+    """The pause before the next window ends once the worker timed last stops using CPU (never
+    before), and at the cap if it never does; a quiet worker costs one poll."""
+    machine = Machine()
+    assert _settle_seconds(SpinsAfterWork("quiet", machine, 0.0), 2.0) < 1.0
+    spinning = _settle_seconds(SpinsAfterWork("spins", machine, 0.3), 2.0)
+    assert 0.3 <= spinning < 2.0
+    assert _settle_seconds(SpinsAfterWork("always", machine, math.inf), 0.4) >= 0.4

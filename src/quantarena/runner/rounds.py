@@ -82,12 +82,18 @@ def _tree_contention() -> InterferenceMeter:
     return ContentionWindow(own=own_tree_cpu_seconds)
 
 
-#: Seconds of quiet before each window and before the round's reference workload. A runtime's
-#: threads may spin after work: measured on a 2-core EPYC (benchmarks/waiting_workers.py), a
-#: loaded ONNX Runtime worker used about 30 ms of CPU in the first 50 ms after its window, then
+#: Most seconds of quiet before each window and before the round's reference workload. A
+#: runtime's threads may spin after work: measured on a 2-core EPYC (benchmarks/waiting_workers.py),
+#: a loaded ONNX Runtime worker used 30-60 ms of CPU in the first 50-100 ms after its window, then
 #: nothing; PyTorch and OpenVINO workers used none. Without a pause, the next window's first
-#: calls would compete with those threads.
+#: calls would compete with those threads. The pause ends sooner once the worker timed last is
+#: seen idle (``SETTLE_POLL_S``).
 SETTLE_S = 0.1
+#: The settle polls the worker timed last this often and ends after a poll in which it used no
+#: CPU. Linux counts a process's CPU in 10 ms ticks, so a spinning thread shows in every poll.
+SETTLE_POLL_S = 0.02
+#: CPU seconds below one 10 ms tick: a poll that shows less saw an idle worker.
+IDLE_POLL_CPU_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -172,15 +178,41 @@ class Rounds:
         self.order.append(order)
         self.recorder.begin_round()
         waiting = {n: 0.0 for n in order}
+        last: str | None = None  # the round starts after the runner's own reference workload
         for name in order:
             if self.stop is not None:
                 self.stop.check()
-            time.sleep(self.settings.settle_s)
+            self._settle(last)
             self.windows[name].append(self._window(index, name, waiting))
-        time.sleep(self.settings.settle_s)
+            last = name
+        self._settle(last)
         self.trace.samples.append(self.recorder.end_round(index))
         self.waiting.append(waiting)
         self._discard_interfered()
+
+    def _settle(self, last: str | None) -> None:
+        """Quiet before the next window: until the worker timed last uses no more CPU, polled
+        every ``SETTLE_POLL_S`` (at least one poll), for at most ``settle_s``. After the
+        runner's own work (``last`` None: the reference workload, no spinning threads) one poll;
+        a worker that has failed meanwhile is waited for in full."""
+        limit = self.settings.settle_s
+        if limit <= 0:
+            return
+        source = self.sources.get(last) if last is not None and last in self.alive else None
+        if last is None:
+            time.sleep(min(SETTLE_POLL_S, limit))
+            return
+        if source is None:
+            time.sleep(limit)
+            return
+        deadline = time.perf_counter() + limit
+        before = source.cpu_seconds()
+        while (remaining := deadline - time.perf_counter()) > 0:
+            time.sleep(min(SETTLE_POLL_S, remaining))
+            now = source.cpu_seconds()
+            if now - before < IDLE_POLL_CPU_S:
+                return
+            before = now
 
     def _window(self, index: int, name: str, waiting: dict[str, float]) -> RoundWindow:
         source = self.sources[name]
