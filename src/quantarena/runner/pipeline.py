@@ -44,7 +44,7 @@ from quantarena.runner.plan import (
 )
 from quantarena.runner.resume import check_config, check_setup, kept_rows, merged, reusable_bundle
 from quantarena.runner.shared_inputs import SharedInputs
-from quantarena.runner.timeline import Timeline
+from quantarena.runner.timeline import Timeline, capped_passes
 from quantarena.runner.variant import SplitFiles, VariantRunner, not_run_row
 
 Log = Callable[[str], None]
@@ -237,7 +237,9 @@ def _run(
         timeline.add("interleaved rounds", "rounds", results.interleaved.seconds)
     results.finished_at = _now()
     progress.save()
-    for line in timeline.lines():
+    rounds_stop = results.interleaved.stop_reason if results.interleaved is not None else None
+    for line in [*timeline.lines(), *capped_passes(progress.rows.values(), rounds_stop,
+                                                   config.measure)]:
         log(line)
     return results
 

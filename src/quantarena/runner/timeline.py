@@ -5,11 +5,13 @@ rounds. Printed at the end of a run, so a user who finds a run slow sees which p
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from quantarena.config import MeasureConfig
 from quantarena.durations import spoken
+from quantarena.results.schema import VariantResult
 
 
 @dataclass
@@ -45,3 +47,29 @@ class Timeline:
             out.append(f"  {'other':<{width}}  {spoken(total - accounted):>9}  (saving, "
                        "reporting, starting)")
         return out
+
+
+def capped_passes(
+    rows: Iterable[VariantResult], rounds_stop: str | None, measure: MeasureConfig
+) -> list[str]:
+    """One line naming the timing passes that ran to their time caps, with the option that sets
+    each cap: on a slow or noisy CPU they are most of a run's time, and the knob to turn (at the
+    cost of wider CIs, which the results show). Empty when every pass met its CI target.
+    Batch 1's throughput is the latency pass's, so it is counted there only."""
+    rows = [r for r in rows if r.latency_ms is not None]
+    latency = sum(r.latency_ms is not None and r.latency_ms.stop_reason == "time_cap"
+                  for r in rows)
+    parts = []
+    if latency:
+        parts.append(f"batch-1 latency pass of {latency} of {len(rows)} variants "
+                     f"(--latency-max-seconds {measure.latency_max_seconds:g})")
+    for batch in sorted({t.batch for r in rows for t in r.throughput} - {1}):
+        passes = [t for r in rows for t in r.throughput if t.batch == batch]
+        capped = sum(t.stop_reason == "time_cap" for t in passes)
+        if capped:
+            parts.append(f"batch-{batch} pass of {capped} of {len(passes)} "
+                         f"(--throughput-max-seconds {measure.throughput_max_seconds:g})")
+    if rounds_stop == "time_cap":
+        parts.append(f"the interleaved rounds (--rounds-max-seconds "
+                     f"{measure.rounds_max_seconds:g})")
+    return [f"  at their time caps: {'; '.join(parts)}"] if parts else []
