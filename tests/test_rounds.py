@@ -1,8 +1,8 @@
 """The interleaved rounds without a runtime: stand-in workers whose times follow a machine whose
 speed changes from round to round. Shuffled and seeded orders, the three ways rounds stop, a
-window under heavy interference re-measured later, spinning waiting workers, the settle that waits
-for a worker's spinning to end, a worker that dies,
-a stop signal, and the memory rule that chooses between loaded workers and one per window."""
+window under heavy interference re-measured later, spinning waiting workers, the pause that
+waits for a worker's spinning to end, a worker that dies, a stop signal, and the memory rule that
+chooses between loaded workers and one per window."""
 
 from __future__ import annotations
 

@@ -198,13 +198,13 @@ class Rounds:
         limit = self.settings.settle_s
         if limit <= 0:
             return
-        source = self.sources.get(last) if last is not None and last in self.alive else None
         if last is None:
             time.sleep(min(SETTLE_POLL_S, limit))
             return
-        if source is None:
+        if last not in self.alive:
             time.sleep(limit)
             return
+        source = self.sources[last]
         deadline = time.perf_counter() + limit
         before = source.cpu_seconds()
         while (remaining := deadline - time.perf_counter()) > 0:

@@ -56,15 +56,14 @@ def capped_passes(
     each cap: on a slow or noisy CPU they are most of a run's time, and the knob to turn (at the
     cost of wider CIs, which the results show). Empty when every pass met its CI target.
     Batch 1's throughput is the latency pass's, so it is counted there only."""
-    rows = [r for r in rows if r.latency_ms is not None]
-    latency = sum(r.latency_ms is not None and r.latency_ms.stop_reason == "time_cap"
-                  for r in rows)
+    timed = [(r.latency_ms, r.throughput) for r in rows if r.latency_ms is not None]
+    latency = sum(calls.stop_reason == "time_cap" for calls, _ in timed)
     parts = []
     if latency:
-        parts.append(f"batch-1 latency pass of {latency} of {len(rows)} variants "
+        parts.append(f"batch-1 latency pass of {latency} of {len(timed)} variants "
                      f"(--latency-max-seconds {measure.latency_max_seconds:g})")
-    for batch in sorted({t.batch for r in rows for t in r.throughput} - {1}):
-        passes = [t for r in rows for t in r.throughput if t.batch == batch]
+    for batch in sorted({t.batch for _, ts in timed for t in ts} - {1}):
+        passes = [t for _, ts in timed for t in ts if t.batch == batch]
         capped = sum(t.stop_reason == "time_cap" for t in passes)
         if capped:
             parts.append(f"batch-{batch} pass of {capped} of {len(passes)} "
