@@ -81,7 +81,7 @@ def test_a_cpu_session_gives_its_reason_and_the_meter_sits_after_throughput(
 
     session = TorchModuleSession(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 10)))
     meters = default_meters()
-    assert [m.key for m in meters[:4]] == ["latency", "throughput", "gpu", "cpu_time"]
+    assert [m.key for m in meters[:4]] == ["latency", "throughput", "gpu", "memory"]
     measured = measure_all(_run(session, tmp_path), meters[:3])
     assert measured.latency_ms is not None and measured.gpu is None
     assert measured.unavailable == {"gpu": RUNS_ON_CPU.reason}

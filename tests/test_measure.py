@@ -10,7 +10,7 @@ from scipy import stats as scipy_stats
 
 from quantarena.config import MeasureConfig
 from quantarena.measure.accuracy import Predictions
-from quantarena.measure.latency import measure_latency, measure_throughput
+from quantarena.measure.latency import measure_latency, measure_throughput, warm_up
 from quantarena.measure.stats import mcnemar_exact_p, median_ci
 from quantarena.results.accuracy import PairedComparison
 from quantarena.results.measurements import Contention, Latency, Throughput
@@ -105,6 +105,22 @@ def test_throughput_counts_images_per_second() -> None:
     assert result.batch == 8
     assert 8 / 0.02 < result.images_per_s < 8 / 0.004
     assert result.images_per_s_ci95[0] <= result.images_per_s <= result.images_per_s_ci95[1]
+
+
+def test_the_warm_up_ends_when_stable_or_at_its_cap() -> None:
+    """Calls that slow down by 20% a window never settle: the cap ends the warm-up after the
+    window that reaches it, unstable. Steady calls settle after two windows."""
+    made: list[float] = []
+
+    def call(_: np.ndarray) -> None:
+        pause = 0.002 * 1.2 ** (len(made) // 5)
+        made.append(pause)
+        time.sleep(pause)
+
+    warm = warm_up(call, [np.zeros((1,), np.float32)], max_seconds=0.03)
+    assert not warm.stable and warm.iterations == len(made) and warm.iterations % 5 == 0
+    steady = warm_up(lambda _: time.sleep(0.002), [np.zeros((1,), np.float32)], 5.0)
+    assert steady.stable and steady.iterations >= 10 and steady.iterations % 5 == 0
 
 
 def test_drift_shows_a_machine_that_slowed_down_mid_window() -> None:

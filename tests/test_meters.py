@@ -9,8 +9,18 @@ import numpy as np
 import pytest
 
 from quantarena.config import MeasureConfig
-from quantarena.data.cache import read_head
-from quantarena.measure.meters import MeasureRun, Meter, default_meters, measure_all
+from quantarena.data.cache import load_split, read_head
+from quantarena.measure.accuracy import Predictions
+from quantarena.measure.accuracy_speed import EVALUATION_SPLIT, MIN_TIMED_CALLS
+from quantarena.measure.meters import (
+    CpuTimeMeter,
+    LatencyMeter,
+    MeasureRun,
+    Meter,
+    ThroughputMeter,
+    default_meters,
+    measure_all,
+)
 from quantarena.results.measurements import Block, Unavailable
 from quantarena.toolchains import get_toolchain
 
@@ -135,6 +145,61 @@ def test_no_throughput_pass_leaves_cpu_time_unavailable(
     run = _run(
         mv2_bundle, cache_dir, tmp_path, config=QUICK.model_copy(update={"throughput_batches": []})
     )
-    measured = measure_all(run, default_meters()[:4])
+    meters = [m for m in default_meters() if isinstance(m, LatencyMeter | ThroughputMeter |
+                                                           CpuTimeMeter)]
+    measured = measure_all(run, meters)
     assert measured.unavailable["throughput"] == "no throughput pass was configured"
     assert measured.unavailable["cpu_time"] == measured.unavailable["throughput"]
+
+
+def _evaluation_split(cache_dir: Path, images: int) -> Path:
+    """The session's evaluation split among the cached ones (other tests cache smaller ones)."""
+    return next(p for p in sorted(cache_dir.glob("*.npy"))
+                if "partial" not in p.name and len(load_split(p)) == images)
+
+
+def test_the_accuracy_pass_is_the_throughput_pass_at_its_batch(
+    mv2_bundle, evaluation_images, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """At the accuracy pass's batch size the rate is that pass's, every evaluation batch timed
+    once after a warm-up at that batch; CPU time is read over it, and the predictions are the
+    untimed pass's."""
+    at_four = QUICK.model_copy(update={"eval_batch": 4})
+    split = _evaluation_split(cache_dir, len(evaluation_images))
+    run = _run(mv2_bundle, cache_dir, tmp_path, config=at_four, evaluation=split)
+    images = len(load_split(run.evaluation))
+    calls = -(-images // 4)
+    assert calls >= MIN_TIMED_CALLS  # enough calls to stand for a throughput pass
+    measured = measure_all(run)
+    four = measured.throughput[1]
+    assert [t.batch for t in measured.throughput] == [1, 4]
+    assert four.stop_reason == EVALUATION_SPLIT and four.iterations == calls
+    assert four.warmup_iterations >= 5
+    assert run.windows[4].images == 4 * calls
+    assert measured.cpu_time is not None and measured.cpu_time.images == 4 * calls
+    assert measured.accuracy is not None and measured.accuracy.images == images
+    timed = Predictions.load(tmp_path / "p.npz")
+
+    untimed_dir = tmp_path / "untimed"
+    untimed_dir.mkdir()
+    own = _run(mv2_bundle, cache_dir, untimed_dir, predictions_path=untimed_dir / "p.npz",
+               config=at_four.model_copy(update={"throughput_from_accuracy": False}),
+               evaluation=split)
+    alone = measure_all(own)
+    assert alone.throughput[1].stop_reason in ("ci_target", "time_cap")
+    assert np.array_equal(Predictions.load(untimed_dir / "p.npz").top5, timed.top5)
+
+
+def test_too_few_accuracy_batches_get_a_throughput_pass_of_their_own(
+    mv2_bundle, evaluation_images, cache_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A few calls at batch 8 are too few to stand for a pass: one is timed after."""
+    run = _run(mv2_bundle, cache_dir, tmp_path,
+               config=QUICK.model_copy(update={"throughput_batches": [1, 8]}),
+               evaluation=_evaluation_split(cache_dir, len(evaluation_images)))
+    assert -(-len(load_split(run.evaluation)) // 8) < MIN_TIMED_CALLS
+    measured = measure_all(run)
+    eight = measured.throughput[1]
+    assert eight.batch == 8 and eight.stop_reason in ("ci_target", "time_cap")
+    assert measured.accuracy is not None and measured.cpu_time is not None
+    assert measured.cpu_time.batch == 8 and measured.cpu_time.images == run.windows[8].images

@@ -81,6 +81,11 @@ class MeasureConfig(_Strict):
     throughput_max_seconds: float = Field(
         15.0, gt=0, description="time cap of each throughput pass"
     )
+    throughput_from_accuracy: bool = Field(
+        True, description="time the throughput at the accuracy pass's batch size over that pass "
+        "(every evaluation batch once, its first calls as the warm-up) instead of a pass of its "
+        "own; a pass of its own still runs where the accuracy pass cannot be timed",
+    )
     interleave: bool = Field(
         True, description="after every variant is measured, time them again in interleaved "
         "rounds (one process per variant, kept loaded) for paired speed-ups with CIs",

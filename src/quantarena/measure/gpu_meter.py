@@ -15,6 +15,7 @@ from collections.abc import Callable
 from quantarena.config import MeasureConfig
 from quantarena.measure.cuda_events import Clock, GpuPass, PassLimits, measure_pass
 from quantarena.measure.gpu_access import GpuAccess
+from quantarena.measure.latency import throughput_warmup_cap
 from quantarena.measure.meters import MeasureRun, Meter
 from quantarena.measure.nvml import NvmlDevice, open_device
 from quantarena.results.gpu import GpuMeasurement
@@ -53,7 +54,7 @@ def pass_limits(config: MeasureConfig, batch: int) -> PassLimits:
         min_seconds=config.throughput_min_seconds,
         max_seconds=config.throughput_max_seconds,
         target_ci=config.latency_target_ci,
-        warmup_max_seconds=min(config.warmup_max_seconds, 5.0),
+        warmup_max_seconds=throughput_warmup_cap(config),
     )
 
 

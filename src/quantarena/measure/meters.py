@@ -3,8 +3,8 @@ or saying, with a reason, why it cannot (``Unavailable``).
 
 Adding a measurement is one meter here, one entry in ``METERS`` and one report column. Meters run
 in list order on one loaded session; memory is read before the accuracy pass on purpose (that
-pass streams the whole evaluation split through a memory map, whose pages would otherwise count as
-the runtime's memory).
+pass holds the whole evaluation split, which would otherwise count as the runtime's memory), and
+CPU time, energy and contention after it (it is also the throughput pass at its batch size).
 """
 
 from __future__ import annotations
@@ -74,6 +74,16 @@ class MeasureRun:
     #: the batch-1 latency pass's CPU and energy window: batch 1's throughput window
     latency_window: BusyWindow | None = None
 
+    @property
+    def times_accuracy_pass(self) -> bool:
+        """Whether the accuracy pass is timed as the throughput pass at its batch size
+        (``measure.accuracy_speed``): configured, at a throughput batch above 1, with speed and
+        accuracy both measured here."""
+        batch = self.config.eval_batch
+        return (self.config.throughput_from_accuracy and batch != 1
+                and batch in self.config.throughput_batches
+                and self.speed_unavailable is None and self.accuracy_unavailable is None)
+
 
 Result = Block | list[Throughput] | Unavailable
 
@@ -127,7 +137,8 @@ class ThroughputMeter(Meter):
     Batch 1's rate is the latency pass's (``Throughput.from_latency``): the same calls at the same
     batch, timed under a stricter rule (more calls, a longer cap, 64 images cycled instead of one).
     Timing them again cost 3-15 s and a warm-up per variant for no new information (~46 s of a
-    10 min ``make demo`` on a 2-core AMD EPYC with AVX2, no VNNI)."""
+    10 min ``make demo`` on a 2-core AMD EPYC with AVX2, no VNNI); so is the accuracy pass's batch
+    size when the accuracy meter times that pass (``MeasureRun.times_accuracy_pass``)."""
 
     key, field, speed = "throughput", "throughput", True
 
@@ -141,12 +152,19 @@ class ThroughputMeter(Meter):
                 passes.append(Throughput.from_latency(latency))
                 run.windows[batch] = run.latency_window
                 continue
-            inputs = batch_of(run.timing_images, batch)
-            throughput, run.windows[batch] = _timed_window(
-                batch, functools.partial(measure_throughput, run.session.run, inputs, run.config)
-            )
+            if batch == run.config.eval_batch and run.times_accuracy_pass:
+                continue
+            throughput, run.windows[batch] = throughput_pass(run, batch)
             passes.append(throughput)
         return passes
+
+
+def throughput_pass(run: MeasureRun, batch: int) -> tuple[Throughput, BusyWindow]:
+    """A throughput pass of its own at ``batch``, on the timing images."""
+    inputs = batch_of(run.timing_images, batch)
+    return _timed_window(
+        batch, functools.partial(measure_throughput, run.session.run, inputs, run.config)
+    )
 
 
 def _cpu_seconds() -> float:
@@ -218,10 +236,11 @@ class MemoryMeter(Meter):
     key, field = "memory", "memory"
 
     def measure(self, run: MeasureRun) -> Memory:
-        if not run.measured.throughput:
-            # No speed passes ran: one call at the accuracy pass's batch shape, so the peak still
-            # covers inference, not only loading.
-            run.session.run(batch_of(run.timing_images, run.config.eval_batch))
+        largest = max([run.config.eval_batch, *run.config.throughput_batches])
+        if not any(batch >= largest for batch in run.windows):
+            # No pass ran at the largest batch (speed not measured, or the accuracy pass times
+            # it later): one call at that batch shape, so the peak covers inference at it.
+            run.session.run(batch_of(run.timing_images, largest))
         peak = peak_rss_mb()
         return Memory(
             peak_rss_mb=peak,
@@ -233,16 +252,24 @@ class MemoryMeter(Meter):
 
 
 class AccuracyMeter(Meter):
-    """Every evaluation image once; per-image predictions are saved for paired comparisons."""
+    """Every evaluation image once; per-image predictions are saved for paired comparisons.
+    With ``MeasureRun.times_accuracy_pass`` the pass is also the throughput pass at its batch
+    size (``measure.accuracy_speed``); where it cannot stand for one, one is timed after it."""
 
     key, field = "accuracy", "accuracy"
 
     def measure(self, run: MeasureRun) -> Accuracy | Unavailable:
         if run.accuracy_unavailable:
             return Unavailable(reason=run.accuracy_unavailable)
-        from quantarena.data.cache import load_split
+        if run.times_accuracy_pass:
+            from quantarena.measure.accuracy_speed import timed_predictions  # imports this module
 
-        predictions = predict(run.session.run, load_split(run.evaluation), run.config.eval_batch)
+            predictions = timed_predictions(run)
+        else:
+            from quantarena.data.cache import load_split
+
+            split = load_split(run.evaluation)
+            predictions = predict(run.session.run, split, run.config.eval_batch)
         predictions.save(run.predictions_path)
         return predictions.accuracy()
 
@@ -274,18 +301,18 @@ def exact_predictions_path(predictions: Path) -> Path:
 
 def default_meters() -> list[Meter]:
     """Fresh meters in measuring order (a meter may hold a window's state). The GPU meter
-    follows the host speed passes, inside the contention window and before memory and accuracy."""
+    follows the host speed passes, inside the contention window, before memory and accuracy."""
     from quantarena.measure.gpu_meter import GpuMeter  # it imports this module
 
     return [
         LatencyMeter(),
         ThroughputMeter(),
         GpuMeter(),
+        MemoryMeter(),
+        AccuracyMeter(),
         CpuTimeMeter(),
         EnergyMeter(),
         ContentionMeter(),
-        MemoryMeter(),
-        AccuracyMeter(),
         KernelMeter(),
     ]
 
