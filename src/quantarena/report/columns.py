@@ -189,11 +189,12 @@ COLUMNS: list[Column] = [
            "batch-1 speed-up vs the reference from the interleaved rounds (its time / this "
            "variant's, paired by round) [95% CI]; n.s. = the CI spans 1", speedup_cell,
            speedup_style),
-    Column("img/s", "throughput at the largest measured batch", throughput_cell),
+    Column("img/s", "throughput at the largest measured batch (over the accuracy pass when it "
+           "runs at that batch)", throughput_cell),
     Column("Size MB", "artifact size on disk", size_cell),
     Column("Peak RSS MB", "peak resident memory of the measuring worker",
            lambda v, _: _num(v.memory.peak_rss_mb if v.memory else None, ".0f")),
-    Column("CPU s/img", "process CPU seconds per image in the throughput pass (energy proxy)",
+    Column("CPU s/img", "process CPU seconds per image at the largest batch (energy proxy)",
            lambda v, _: _num(v.cpu_time.seconds_per_image if v.cpu_time else None, ".4f")),
     Column("Build s", "quantization / conversion time",
            lambda v, _: _num(v.build.seconds if v.build else None, ".1f")),
