@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from quantarena.runner.launcher import worker_env
 from quantarena.runner.timing_protocol import TimingJob
 from run_artifacts import RunArtifacts
 
@@ -112,24 +109,12 @@ def main() -> None:
     print(f"{args.run}: {len(run.jobs)} variant(s), {args.reps} alternations each, "
           f"{run.config.threads} thread(s)")
     print(HEADER)
-    with tempfile.TemporaryDirectory(prefix="accuracy-pass-throughput-") as tmp:
-        for name, (planned, job) in run.jobs.items():
-            folder = Path(tmp) / planned.slug
-            folder.mkdir()
-            job_file, answer = folder / "job.json", folder / "answer.json"
-            job_file.write_text(json.dumps({"job": job.model_dump(mode="json"),
-                                            "config": run.config.model_dump(mode="json")}))
-            code = subprocess.run(
-                [sys.executable, __file__, "--child", str(job_file), str(args.reps), str(answer)],
-                env=worker_env(run.config.threads, run.config.pin_cpus, run.config.malloc),
-                check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ).returncode
-            if code != 0 or not answer.exists():
-                print(f"{name} | failed (exit {code})")
-                continue
-            result = json.loads(answer.read_text())
-            print(line(name, result["batch"], result["reps"]), flush=True)
-
+    children = run.in_children(__file__, [str(args.reps)], "accuracy-pass-throughput-")
+    for name, result, code in children:
+        if result is None:
+            print(f"{name} | failed (exit {code})")
+            continue
+        print(line(name, result["batch"], result["reps"]), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -5,7 +5,10 @@ timing protocol with another loop than quantarena's timing worker (``vendor_loop
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from quantarena.data.cache import cache_split
 from quantarena.data.dataset import discover
 from quantarena.data.split import split_samples
 from quantarena.models.spec import ModelBundle
-from quantarena.runner.launcher import Launcher
+from quantarena.runner.launcher import Launcher, worker_env
 from quantarena.runner.plan import PlannedVariant, plan_variants
 from quantarena.runner.timing_client import TimingWorker
 from quantarena.runner.timing_protocol import TimingJob
@@ -58,6 +61,27 @@ class RunArtifacts:
 
     def launcher(self, workdir: Path) -> Launcher:
         return Launcher.from_config(self.config, workdir / "logs")
+
+    def in_children(
+        self, script: str, args: list[str], prefix: str
+    ) -> Iterator[tuple[str, dict[str, Any] | None, int]]:
+        """Each variant's timing job handed to ``script --child JOB *args ANSWER`` in a fresh
+        process with the run's worker environment (threads, allocator, pinning), one at a time;
+        yields the variant, the JSON the child wrote (None if it wrote none) and its exit code."""
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            for name, (planned, job) in self.jobs.items():
+                folder = Path(tmp) / planned.slug
+                folder.mkdir()
+                job_file, answer = folder / "job.json", folder / "answer.json"
+                job_file.write_text(json.dumps({"job": job.model_dump(mode="json"),
+                                                "config": self.config.model_dump(mode="json")}))
+                code = subprocess.run(
+                    [sys.executable, script, "--child", str(job_file), *args, str(answer)],
+                    env=worker_env(self.config.threads, self.config.pin_cpus, self.config.malloc),
+                    check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                ).returncode
+                found = json.loads(answer.read_text()) if answer.exists() else None
+                yield name, (found if code == 0 else None), code
 
     def measure_file(self, workdir: Path) -> Path:
         """The run's measure settings, for the latency pass in ``vendor_loops.py``."""

@@ -32,13 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from quantarena.runner.launcher import worker_env
 from quantarena.runner.timing_protocol import TimingJob
 from run_artifacts import RunArtifacts
 
@@ -174,24 +171,14 @@ def main() -> None:
     print(f"{args.run}: {len(run.jobs)} variant(s), {args.reps} alternations each, "
           f"{run.config.threads} thread(s)")
     print(HEADERS[args.scenario])
-    with tempfile.TemporaryDirectory(prefix="scenario-vs-pass-") as tmp:
-        for name, (planned, job) in run.jobs.items():
-            folder = Path(tmp) / planned.slug
-            folder.mkdir()
-            job_file, answer = folder / "job.json", folder / "answer.json"
-            job_file.write_text(json.dumps({"job": job.model_dump(mode="json"),
-                                            "config": run.config.model_dump(mode="json")}))
-            code = subprocess.run(
-                [sys.executable, __file__, "--child", str(job_file), args.scenario,
-                 str(args.reps), "queue" if args.with_queue else "inline", str(answer)],
-                env=worker_env(run.config.threads, run.config.pin_cpus, run.config.malloc),
-                check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ).returncode
-            if code != 0 or not answer.exists():
-                print(f"{name} | failed (exit {code})")
-                continue
-            print(line(name, args.scenario, json.loads(answer.read_text())["reps"]), flush=True)
-
+    queue = "queue" if args.with_queue else "inline"
+    children = run.in_children(__file__, [args.scenario, str(args.reps), queue],
+                               "scenario-vs-pass-")
+    for name, result, code in children:
+        if result is None:
+            print(f"{name} | failed (exit {code})")
+            continue
+        print(line(name, args.scenario, result["reps"]), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -46,7 +46,8 @@ class TimedRun:
     """A session's ``run`` that times each call (wall and process CPU seconds, all threads) and
     reads the energy counters from the first call to ``finish``: what the accuracy pass does
     between calls (ranking the logits) lies outside the per-call times, and took 0.3-1% of the
-    energy window on MobileNetV2 (``benchmarks/accuracy_pass_throughput.py``)."""
+    energy window on MobileNetV2 (2-core AMD EPYC, AVX2 only;
+    ``benchmarks/accuracy_pass_throughput.py``)."""
 
     run: RunFn
     counters: EnergyCounters = field(default_factory=EnergyCounters)
