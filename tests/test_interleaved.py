@@ -19,7 +19,7 @@ from quantarena.report.columns import speedup_cell, speedup_style
 from quantarena.report.findings import machine_line, rounds_lines
 from quantarena.report.html import render_html
 from quantarena.report.markdown import render_markdown
-from quantarena.results.interleaved import Interleaved, RoundWindow
+from quantarena.results.interleaved import Interleaved, RoundWindow, WorkerStart
 from quantarena.results.io import load_results, save_results
 from quantarena.results.schema import Results
 from quantarena.results.speedup import PairedSpeedup
@@ -82,6 +82,24 @@ def test_the_block_round_trips_and_old_files_load_without_it(tmp_path: Path) -> 
     old = load_results(tmp_path)
     assert old.interleaved is None
     assert main(["report", str(tmp_path)]) == 0  # reports of files without it still render
+
+
+def test_the_slowest_variants_to_load_are_named_with_their_load_and_the_warm_ups() -> None:
+    def start(variant: str, worker: int, started: float | None, load: float) -> WorkerStart:
+        return WorkerStart(variant=variant, worker=worker, started_s=started, load_s=load,
+                           warmup_s=1.5, warmup_calls=40, warmup_stable=True, rss_mb=300.0)
+
+    block = make_interleaved()
+    assert block.loading_line() is None  # none recorded: older results, or a fallback
+    block.workers = [start("pytorch:fp32", 0, 6.5, 1.2), start("pytorch:fp32", 1, 7.0, 1.4),
+                     start("pytorch:int8", 0, 27.0, 21.0), start("pytorch:int8", 1, 25.0, 20.0),
+                     start("onnxruntime:fp32", 0, 2.0, 0.3), start("onnxruntime:int8", 0, 2.5, 0.4),
+                     start("openvino:int8", 0, None, 3.0)]  # a worker that did not say its age
+    assert block.loading_line() == (
+        "timing workers slowest to load: pytorch:int8 27 s (its load 21 s), pytorch:fp32 "
+        "7.0 s (its load 1.4 s), openvino:int8 3.0 s (its load 3.0 s); warm-ups 10 s in all")
+    again = Interleaved.model_validate_json(block.model_dump_json())
+    assert again.workers == block.workers
 
 
 def test_pairs_come_from_the_stored_speedups_or_the_medians() -> None:

@@ -23,6 +23,8 @@ def test_requests_and_replies_survive_one_line_each() -> None:
         assert "\n" not in line and parse_request(line) == request
     replies = [
         Ready(load_seconds=1.0, warmup_calls=10, warmup_stable=True, rss_mb=200.0),
+        Ready(load_seconds=1.0, warmup_calls=0, warmup_stable=False, rss_mb=200.0,
+              age_seconds=4.2),
         WindowReply(median_ms=2.5, calls=200, seconds=0.5, cpu_s=0.9),
         Failure(reason="ONNX Runtime cannot load model.onnx: bad file"),
     ]

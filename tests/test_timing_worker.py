@@ -133,8 +133,15 @@ def test_workers_load_two_at_a_time_and_a_failed_variant_is_named(
         "c": [_Recorded("c", f"c{i}", good, launcher) for i in range(2)],
     }
     try:
-        failed = load_workers(groups, at_once=2)
+        loading = load_workers(groups, at_once=2)
+        failed = loading.failed
         assert list(failed) == ["b"] and "ONNX Runtime cannot load model.onnx" in failed["b"]
+        # how each worker of a loaded variant got ready, none of the failed one's
+        assert [(w.variant, w.worker) for w in loading.workers] == [("a", 0), ("a", 1),
+                                                                    ("c", 0), ("c", 1)]
+        for start in loading.workers:  # launch to loaded covers imports and the load
+            assert start.started_s is not None and start.started_s > start.load_s > 0
+            assert start.warmup_s > 0 and start.warmup_calls >= 3 and start.rss_mb > 50
         loading: set[str] = set()
         most = 0
         for kind, slug in events:  # a load ends when its worker is ready, failed or closed
@@ -244,11 +251,16 @@ def test_the_phase_pairs_two_real_variants(
             assert all((logs / f"{name}.timing.job.json").exists()
                        for name in (slug, f"{slug}.1"))
         assert all(spent[n] < IDLE_CPU_BOUND_S for spent in block.waiting_cpu_s for n in spent)
+        assert sorted((w.variant, w.worker) for w in block.workers) == sorted(
+            (n, turn) for n in names for turn in (0, 1))
+        line = block.loading_line()
+        assert line is not None and line.startswith("timing workers slowest to load: ")
     else:
         assert block.fallback is not None and "100 MB is available" in block.fallback
         assert "starting each worker afresh per window" in lines[0]
         assert block.rounds == 3 and "timing workers were started afresh" in block.notes()[1]
         assert block.workers_per_variant == 1
+        assert block.workers == [] and block.loading_line() is None  # none kept loaded
 
 
 def test_fewer_than_two_timed_variants_make_no_rounds(

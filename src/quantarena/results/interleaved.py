@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from quantarena.durations import spoken
 from quantarena.measure.machine_state import MachineTrace
 from quantarena.results.measurements import Block
 from quantarena.results.speedup import PairedSpeedup
@@ -39,6 +40,23 @@ class RoundWindow(Block):
     discarded: str | None = None
 
 
+class WorkerStart(Block):
+    """How one kept-loaded timing worker got ready. ``started_s``: from its launch to loaded
+    (process start, imports, reading its inputs, the toolchain's load; another worker may have
+    been loading beside it), None from workers that did not report it; ``load_s`` the toolchain's
+    load alone (PT2E's includes its Inductor compile); ``warmup_s`` its warm-up, alone on the
+    machine, as the runner timed it."""
+
+    variant: str
+    worker: int  # which of the variant's workers (0, 1, ...)
+    started_s: float | None = None
+    load_s: float
+    warmup_s: float
+    warmup_calls: int
+    warmup_stable: bool
+    rss_mb: float
+
+
 class Interleaved(Block):
     """The rounds and the paired speed-ups they give.
 
@@ -50,7 +68,8 @@ class Interleaved(Block):
     window instead of being kept loaded (memory), else None; ``worker_env`` the environment
     variables the timing workers got on top of every worker's; ``workers_per_variant`` how many
     processes of each variant the rounds took turns among (1 in results written before it was
-    recorded).
+    recorded); ``workers`` how each kept-loaded worker got ready (empty in a fallback, and in
+    results written before it was recorded).
     """
 
     reference: str | None
@@ -72,6 +91,7 @@ class Interleaved(Block):
     failed: dict[str, str] = {}  # variants whose timing worker failed, and why
     speedups: list[PairedSpeedup] = []
     workers_per_variant: int = 1
+    workers: list[WorkerStart] = []
 
     @property
     def rounds(self) -> int:
@@ -95,6 +115,24 @@ class Interleaved(Block):
         if self.reference is None or variant == self.reference:
             return None
         return self.pair(self.reference, variant)
+
+    def loading_line(self, shown: int = 3) -> str | None:
+        """The variants slowest to get their workers ready, each with its slowest worker's
+        launch-to-loaded seconds and the toolchain's load inside it, and the warm-ups' total:
+        what to look at when ``load_seconds`` is a large part of a run."""
+        slowest: dict[str, WorkerStart] = {}
+        for start in self.workers:
+            kept = slowest.get(start.variant)
+            if kept is None or _started(start) > _started(kept):
+                slowest[start.variant] = start
+        if not slowest:
+            return None
+        ranked = sorted(slowest.values(), key=_started, reverse=True)[:shown]
+        parts = [f"{s.variant} {spoken(_started(s))} (its load {spoken(s.load_s)})"
+                 for s in ranked]
+        warm = sum(s.warmup_s for s in self.workers)
+        return (f"timing workers slowest to load: {', '.join(parts)}; "
+                f"warm-ups {spoken(warm)} in all")
 
     def waiting_note(self) -> str | None:
         """Waiting workers that used the CPU while another variant was timed: the one thing that
@@ -142,3 +180,7 @@ class Interleaved(Block):
         }.get(self.stop_reason, self.stop_reason)
         return (f"{self.rounds} interleaved round(s) of {len(self.variants)} variants in "
                 f"{self.seconds:.0f} s: stopped because {why}")
+
+
+def _started(start: WorkerStart) -> float:
+    return start.started_s if start.started_s is not None else start.load_s

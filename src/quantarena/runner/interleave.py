@@ -10,20 +10,20 @@ import functools
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 from quantarena.config import RunConfig
-from quantarena.results.interleaved import Interleaved
+from quantarena.results.interleaved import Interleaved, WorkerStart
 from quantarena.results.schema import VariantResult
 from quantarena.runner.interrupt import RunInterrupted
 from quantarena.runner.launcher import Launcher
 from quantarena.runner.plan import PlannedVariant
 from quantarena.runner.rounds import Rounds, RoundSettings, WindowSource
 from quantarena.runner.timing_client import TimingFailed, TimingWorker
-from quantarena.runner.timing_protocol import TimeRequest, TimingJob, WindowReply
+from quantarena.runner.timing_protocol import Ready, TimeRequest, TimingJob, WindowReply
 
 #: The loaded workers must fit with this factor on their measured peak memory (the measuring
 #: worker's peak covers larger batches than batch 1, so the estimate errs on the safe side) ...
@@ -64,14 +64,24 @@ def memory_fallback(peaks_mb: list[float], available_mb: float) -> str | None:
             "is available")
 
 
-def load_workers(groups: dict[str, list[TimingWorker]], at_once: int) -> dict[str, str]:
+@dataclass
+class Loading:
+    """What starting the kept-loaded workers gave: the variants one of whose workers failed, with
+    the reason (the caller closes their workers), and how each other worker got ready."""
+
+    failed: dict[str, str] = field(default_factory=dict)
+    workers: list[WorkerStart] = field(default_factory=list)
+
+
+def load_workers(groups: dict[str, list[TimingWorker]], at_once: int) -> Loading:
     """Start every variant's workers, in order, with at most ``at_once`` loading at a time, then
     warm each up alone (their jobs say ``warm_up_at_load=False``: a warm-up beside another load
-    ran to its cap, 15 s for PyTorch FP32's pair against 11 s one after the other); return the
-    variants one of whose workers failed, with the reason (the caller closes their workers)."""
+    ran to its cap, 15 s for PyTorch FP32's pair against 11 s one after the other)."""
     queue = deque((name, worker) for name, workers in groups.items() for worker in workers)
     loading: deque[tuple[str, TimingWorker]] = deque()
-    failed: dict[str, str] = {}
+    loaded: dict[int, Ready] = {}
+    result = Loading()
+    failed = result.failed
     while queue or loading:
         while queue and len(loading) < at_once:
             name, worker = queue.popleft()
@@ -85,18 +95,30 @@ def load_workers(groups: dict[str, list[TimingWorker]], at_once: int) -> dict[st
             worker.close()
             continue
         try:
-            worker.wait_ready()
+            loaded[id(worker)] = worker.wait_ready()
         except TimingFailed as exc:
             failed[name] = str(exc)
     for name, workers in groups.items():
-        for worker in workers:
+        for turn, worker in enumerate(workers):
             if name in failed:
                 break
             try:
-                worker.warm_up()
+                began = time.perf_counter()
+                warm = worker.warm_up()
+                result.workers.append(_start_of(
+                    name, turn, loaded[id(worker)], warm, time.perf_counter() - began))
             except TimingFailed as exc:
                 failed[name] = str(exc)
-    return failed
+    result.workers = [w for w in result.workers if w.variant not in failed]
+    return result
+
+
+def _start_of(name: str, turn: int, load: Ready, warm: Ready, warm_s: float) -> WorkerStart:
+    return WorkerStart(
+        variant=name, worker=turn, started_s=load.age_seconds, load_s=load.load_seconds,
+        warmup_s=warm_s, warmup_calls=warm.warmup_calls, warmup_stable=warm.warmup_stable,
+        rss_mb=warm.rss_mb,
+    )
 
 
 class FreshWorker:
@@ -211,7 +233,8 @@ class Phase:
                 groups[name] = [make(turn) for turn in range(per_variant)]
                 sources[name] = (TakingTurns(groups[name]) if per_variant > 1
                                  else groups[name][0])
-            for name, reason in load_workers(groups, LOADING_AT_ONCE).items():
+            loading = load_workers(groups, LOADING_AT_ONCE)
+            for name, reason in loading.failed.items():
                 sources.pop(name).close()
                 failed[name] = reason
                 self.log(f"  {name}: timing worker failed to load: {reason}")
@@ -236,8 +259,10 @@ class Phase:
                 self.partial = rounds.partial
                 if self.partial is not None:
                     self.partial.load_seconds = loaded
+                    self.partial.workers = loading.workers
                 raise
             block.load_seconds = loaded
+            block.workers = loading.workers
             self.log(f"  {block.stop_line()}")
             for note in [*block.machine.row_notes(), block.waiting_note()]:
                 if note:

@@ -238,8 +238,9 @@ def _run(
     results.finished_at = _now()
     progress.save()
     rounds_stop = results.interleaved.stop_reason if results.interleaved is not None else None
-    for line in [*timeline.lines(), *capped_passes(progress.rows.values(), rounds_stop,
-                                                   config.measure)]:
+    loading = results.interleaved.loading_line() if results.interleaved is not None else None
+    for line in [*timeline.lines(), *([f"  {loading}"] if loading else []),
+                 *capped_passes(progress.rows.values(), rounds_stop, config.measure)]:
         log(line)
     return results
 

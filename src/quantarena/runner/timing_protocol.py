@@ -65,13 +65,16 @@ class AnyRequest(BaseModel):
 
 
 class Ready(_Message):
-    """Loaded and warmed up: the load's seconds, the warm-up's calls, resident memory now."""
+    """Loaded and warmed up: the load's seconds, the warm-up's calls, resident memory now, and
+    the process's age (seconds since it started: interpreter, imports, reading its inputs, the
+    load, and the warm-up when there was one; None from a worker that did not say)."""
 
     event: Literal["ready"] = "ready"
     load_seconds: float
     warmup_calls: int
     warmup_stable: bool
     rss_mb: float
+    age_seconds: float | None = None
 
 
 class WindowReply(_Message):

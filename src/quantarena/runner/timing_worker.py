@@ -49,6 +49,13 @@ def _cpu_seconds() -> float:
     return t.user + t.system
 
 
+def _age_seconds() -> float:
+    """Seconds since this process started (the kernel's start time, 10 ms resolution)."""
+    import psutil
+
+    return max(time.time() - psutil.Process().create_time(), 0.0)
+
+
 class Timer:
     """A loaded session and its real batch-1 inputs; ``window`` times one request."""
 
@@ -66,7 +73,8 @@ class Timer:
         self.load_seconds = time.perf_counter() - start
         self.warmup_max_seconds = job.warmup_max_seconds
         self.ready = (self.warm() if job.warm_up_at_load else Ready(
-            load_seconds=self.load_seconds, warmup_calls=0, warmup_stable=False, rss_mb=rss_mb()
+            load_seconds=self.load_seconds, warmup_calls=0, warmup_stable=False, rss_mb=rss_mb(),
+            age_seconds=_age_seconds(),
         ))
 
     def warm(self) -> Ready:
@@ -77,7 +85,7 @@ class Timer:
         warm = warm_up(self.session.run, self.inputs, self.warmup_max_seconds)
         return Ready(
             load_seconds=self.load_seconds, warmup_calls=warm.iterations,
-            warmup_stable=warm.stable, rss_mb=rss_mb(),
+            warmup_stable=warm.stable, rss_mb=rss_mb(), age_seconds=_age_seconds(),
         )
 
     def window(self, request: TimeRequest) -> WindowReply:
